@@ -1,0 +1,241 @@
+import LMDB
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Options of an `MVCCStore`.
+public struct StoreOptions: Sendable {
+    /// The backend quota (etcd's `--quota-backend-bytes`); the map may grow a little past it so that
+    /// deletes and compaction still work once it is reached.
+    public var quotaBytes: Int = 2 << 30
+    /// Skip fsyncs of the LMDB file entirely (benchmarks of the engine alone).
+    public var noSync = false
+
+    public init() {}
+}
+
+/// The versioned key space of one member: revisions, history, compaction, leases — on one LMDB file.
+///
+/// Reads may run on any thread, each in a short LMDB read transaction. Writes come only through
+/// `apply`, called by the member's single apply thread with committed log entries in index order; the
+/// applied index is stored in the same LMDB transaction as the changes, so after a crash exactly the
+/// entries after `consistentIndex` are applied again.
+public final class MVCCStore: Sendable {
+    let env: Environment
+    let schema: Schema
+    /// Watchers of this store, notified after each applied batch.
+    public let watchHub: WatchHub
+    /// Leases and their expiry.
+    public let lessor: Lessor
+    public let options: StoreOptions
+
+    private struct State {
+        var consistentIndex: UInt64
+        var revision: Int64
+        var compactRevision: Int64
+    }
+    private let state: Mutex<State>
+
+    /// Opens (creating if missing) the store in the LMDB file at `path`.
+    public init(path: String, options: StoreOptions = .init()) throws {
+        var envOptions = EnvironmentOptions()
+        envOptions.maxMapSize = options.quotaBytes + max(options.quotaBytes / 8, 64 << 20)
+        envOptions.initialMapSize = min(256 << 20, envOptions.maxMapSize)
+        envOptions.noSync = options.noSync
+        let env = try Environment(path: path, options: envOptions)
+        let schema = try Schema(env: env)
+        self.env = env
+        self.schema = schema
+        self.options = options
+        let (loaded, leases) = try env.read { txn in
+            let reader = Reader(txn: txn, schema: schema)
+            let index = try txn.get(schema.meta, MetaKey.consistentIndex).map { $0.readBigEndian(at: 0) } ?? 0
+            let state = State(consistentIndex: index, revision: try reader.currentRevision(), compactRevision: try reader.compactRevision())
+            var leases: [Lease] = []
+            let cursor = try txn.cursor(schema.leases)
+            var entry = try cursor.first()
+            while let e = entry {
+                leases.append(Lease(id: Int64(bitPattern: e.key.readBigEndian(at: 0)), ttl: Int64(bitPattern: e.value.readBigEndian(at: 0))))
+                entry = try cursor.next()
+            }
+            return (state, leases)
+        }
+        state = Mutex(loaded)
+        watchHub = WatchHub(revision: loaded.revision)
+        lessor = Lessor(leases: leases)
+    }
+
+    /// The index of the last log entry applied.
+    public var consistentIndex: UInt64 { state.withLock { $0.consistentIndex } }
+    /// The current revision.
+    public var currentRevision: Int64 { state.withLock { $0.revision } }
+    /// The revision history is compacted to.
+    public var compactRevision: Int64 { state.withLock { $0.compactRevision } }
+
+    /// Runs a range request against the latest committed state.
+    public func range(_ request: RangeRequest) throws -> RangeResult {
+        try read { reader in
+            try reader.range(request, current: try reader.currentRevision(), compacted: try reader.compactRevision())
+        }
+    }
+
+    /// Evaluates a read-only transaction against the latest committed state.
+    public func readOnlyTxn(_ request: TxnRequest) throws -> TxnResult {
+        try read { reader in
+            let current = try reader.currentRevision()
+            let compacted = try reader.compactRevision()
+            return try evaluateReadOnly(request, reader: reader, current: current, compacted: compacted)
+        }
+    }
+
+    private func evaluateReadOnly(_ request: TxnRequest, reader: Reader, current: Int64, compacted: Int64) throws -> TxnResult {
+        let succeeded = try request.compare.allSatisfy { try reader.holds($0, at: current) }
+        var responses: [ResponseOp] = []
+        for op in succeeded ? request.success : request.failure {
+            switch op {
+            case .range(let range):
+                var result = try reader.range(range, current: current, compacted: compacted)
+                result.revision = current
+                responses.append(.range(result))
+            case .txn(let inner):
+                responses.append(.txn(try evaluateReadOnly(inner, reader: reader, current: current, compacted: compacted)))
+            case .put, .deleteRange:
+                preconditionFailure("readOnlyTxn given a write")
+            }
+        }
+        return TxnResult(succeeded: succeeded, responses: responses, revision: current)
+    }
+
+    func read<T>(_ body: (Reader) throws -> T) throws -> T {
+        do {
+            return try env.read { txn in try body(Reader(txn: txn, schema: schema)) }
+        } catch let error as LMDBError {
+            throw MVCCError.storage(error)
+        }
+    }
+
+    /// Applies committed log entries in index order, in one LMDB transaction, and returns each entry's
+    /// result (nil for an entry at or below `consistentIndex`, which was applied before a restart).
+    /// Only the apply thread calls this. Watchers and the lessor learn of the changes after the commit.
+    public func apply(_ entries: [(index: UInt64, operation: Operation)]) throws -> [OperationResult?] {
+        let applied = consistentIndex
+        guard let lastIndex = entries.last?.index, lastIndex > applied else { return entries.map { _ in nil } }
+        let outcome: (results: [OperationResult?], writer: Writer)
+        do {
+            outcome = try env.write { txn in
+                var writer = try Writer(txn: txn, schema: schema)
+                var results: [OperationResult?] = []
+                results.reserveCapacity(entries.count)
+                for entry in entries {
+                    results.append(entry.index <= applied ? nil : try writer.apply(entry.operation))
+                }
+                try writer.finish(consistentIndex: lastIndex)
+                return (results, writer)
+            }
+        } catch let error as LMDBError {
+            throw error == .mapFull ? MVCCError.noSpace : MVCCError.storage(error)
+        }
+        let writer = outcome.writer
+        state.withLock { state in
+            state.consistentIndex = lastIndex
+            state.revision = writer.revision
+            if let compacted = writer.newCompactRevision { state.compactRevision = compacted }
+        }
+        for lease in writer.grantedLeases { lessor.granted(lease) }
+        for id in writer.revokedLeases { lessor.revoked(id) }
+        watchHub.notify(events: writer.events, revision: writer.revision, compactRevision: writer.newCompactRevision)
+        return outcome.results
+    }
+
+    /// Opens a stream of watches on this store (one per client watch stream).
+    public func openWatchStream(limits: WatchStream.Limits = .init()) -> WatchStream {
+        let stream = WatchStream(store: self, limits: limits)
+        watchHub.register(stream)
+        return stream
+    }
+
+    /// Reads history for a catching-up watcher (see `WatchStream`).
+    func readHistory<T>(_ body: (Reader) throws -> T) throws -> T { try read(body) }
+
+    // MARK: - Leases
+
+    /// The keys attached to a lease, in key order, or nil if it does not exist.
+    public func keys(ofLease id: Int64) throws -> [[UInt8]]? {
+        try read { reader in
+            let txn = reader.txn
+            guard try txn.get(schema.leases, leaseKey(id)) != nil else { return nil }
+            var keys: [[UInt8]] = []
+            let cursor = try txn.cursor(schema.leaseKeys)
+            var entry = try cursor.seek(exactly: leaseKey(id))
+            while let e = entry {
+                keys.append(try KeySpace.fullKey(of: e.value, in: txn, longKeys: schema.longKeys))
+                entry = try cursor.nextValue()
+            }
+            return keys.sorted(by: lexicographicallyLess)
+        }
+    }
+
+    // MARK: - Maintenance
+
+    /// A hash of every change up to `revision` (0: current) that survives compaction, equal on members
+    /// that applied the same log: (hash, the revision hashed, the compact revision).
+    public func hashKV(revision: Int64) throws -> (hash: UInt32, revision: Int64, compactRevision: Int64) {
+        try read { reader in
+            let current = try reader.currentRevision()
+            let compacted = try reader.compactRevision()
+            let target = revision > 0 ? revision : current
+            if target > current { throw MVCCError.futureRevision }
+            if revision > 0 && target < compacted { throw MVCCError.compacted }
+            var crc = CRC32()
+            let cursor = try reader.txn.cursor(schema.history)
+            var entry = try cursor.first()
+            while let e = entry, Int64(bitPattern: e.key.readBigEndian(at: 0)) <= target {
+                crc.update(e.key)
+                crc.update(e.value)
+                entry = try cursor.next()
+            }
+            return (crc.value, target, compacted)
+        }
+    }
+
+    /// Bytes of the LMDB file in use, and bytes of the map (etcd's dbSizeInUse and dbSize).
+    public func sizes() -> (inUse: Int, total: Int) {
+        let info = env.info()
+        return (info.usedBytes, max(info.usedBytes, fileSize()))
+    }
+
+    private func fileSize() -> Int {
+        var st = stat()
+        return stat(env.path, &st) == 0 ? Int(st.st_size) : 0
+    }
+
+    /// Writes a consistent, compacted copy of the store to `descriptor` (for snapshots and defrag).
+    public func copy(toDescriptor descriptor: Int32) throws {
+        try env.copy(toDescriptor: descriptor, compact: true)
+    }
+
+    /// Forces everything committed so far to disk (so the WAL before `consistentIndex` may be released).
+    public func sync() throws {
+        do { try env.sync() } catch let error as LMDBError { throw MVCCError.storage(error) }
+    }
+
+    /// The path of the LMDB file.
+    public var path: String { env.path }
+}
+
+/// CRC-32 (IEEE), for hashes compared between members.
+struct CRC32 {
+    private static let table: [UInt32] = (0..<256).map { n in
+        var c = UInt32(n)
+        for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+        return c
+    }
+    private var crc: UInt32 = 0xFFFF_FFFF
+
+    mutating func update(_ bytes: [UInt8]) {
+        for byte in bytes { crc = Self.table[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8) }
+    }
+
+    var value: UInt32 { crc ^ 0xFFFF_FFFF }
+}

@@ -1,0 +1,164 @@
+import EtcdProto
+import GRPCCore
+import MVCC
+import SwiftProtobuf
+
+/// etcd's KV service: ranges are read from the store directly (a lone member's applied state is its
+/// committed state), writes go through the member's write path.
+struct KVService: Etcdserverpb_KV.SimpleServiceProtocol {
+    let member: Member
+
+    func range(request: Etcdserverpb_RangeRequest, context: ServerContext) async throws -> Etcdserverpb_RangeResponse {
+        try await withEtcdErrors {
+            try RequestChecks.range(request)
+            let result = try member.store.range(request.model)
+            return Etcdserverpb_RangeResponse(result, header: member.header(revision: result.revision))
+        }
+    }
+
+    func put(request: Etcdserverpb_PutRequest, context: ServerContext) async throws -> Etcdserverpb_PutResponse {
+        try await withEtcdErrors {
+            try RequestChecks.put(request)
+            try RequestChecks.size(request, limit: member.config.maxRequestBytes)
+            guard case .txn(let txn) = try await member.propose(.put(request)), case .put(let put)? = txn.responses.first else {
+                throw EtcdError.corrupt
+            }
+            var response = Etcdserverpb_PutResponse()
+            response.header = member.header(revision: txn.revision)
+            if let prev = put.prevKV { response.prevKv = Mvccpb_KeyValue(prev) }
+            return response
+        }
+    }
+
+    func deleteRange(request: Etcdserverpb_DeleteRangeRequest, context: ServerContext) async throws -> Etcdserverpb_DeleteRangeResponse {
+        try await withEtcdErrors {
+            try RequestChecks.delete(request)
+            try RequestChecks.size(request, limit: member.config.maxRequestBytes)
+            guard case .txn(let txn) = try await member.propose(.deleteRange(request)),
+                  case .deleteRange(let delete)? = txn.responses.first
+            else { throw EtcdError.corrupt }
+            var response = Etcdserverpb_DeleteRangeResponse()
+            response.header = member.header(revision: txn.revision)
+            response.deleted = delete.deleted
+            response.prevKvs = delete.prevKVs.map(Mvccpb_KeyValue.init)
+            return response
+        }
+    }
+
+    func txn(request: Etcdserverpb_TxnRequest, context: ServerContext) async throws -> Etcdserverpb_TxnResponse {
+        try await withEtcdErrors {
+            try RequestChecks.txn(request, maxTxnOps: member.config.maxTxnOps)
+            try RequestChecks.size(request, limit: member.config.maxRequestBytes)
+            let model = request.model
+            let result: MVCC.TxnResult
+            if model.isReadOnly {
+                result = try member.store.readOnlyTxn(model)
+            } else {
+                guard case .txn(let txn) = try await member.propose(.txn(request)) else { throw EtcdError.corrupt }
+                result = txn
+            }
+            var response = Etcdserverpb_TxnResponse()
+            response.header = member.header(revision: result.revision)
+            response.succeeded = result.succeeded
+            response.responses = result.responses.map(Etcdserverpb_ResponseOp.init)
+            return response
+        }
+    }
+
+    func compact(request: Etcdserverpb_CompactionRequest, context: ServerContext) async throws -> Etcdserverpb_CompactionResponse {
+        try await withEtcdErrors {
+            guard case .compact(let revision) = try await member.propose(.compaction(request)) else { throw EtcdError.corrupt }
+            var response = Etcdserverpb_CompactionResponse()
+            response.header = member.header(revision: revision)
+            return response
+        }
+    }
+}
+
+/// etcd's request validation before anything is proposed (`api/v3rpc/key.go`).
+enum RequestChecks {
+    static func range(_ r: Etcdserverpb_RangeRequest) throws {
+        if r.key.isEmpty { throw EtcdError.emptyKey }
+    }
+
+    static func put(_ r: Etcdserverpb_PutRequest) throws {
+        if r.key.isEmpty { throw EtcdError.emptyKey }
+        if r.ignoreValue && !r.value.isEmpty { throw EtcdError.valueProvided }
+        if r.ignoreLease && r.lease != 0 { throw EtcdError.leaseProvided }
+    }
+
+    static func delete(_ r: Etcdserverpb_DeleteRangeRequest) throws {
+        if r.key.isEmpty { throw EtcdError.emptyKey }
+    }
+
+    static func size(_ message: some SwiftProtobuf.Message, limit: Int) throws {
+        if let size = try? message.serializedBytes() as [UInt8], size.count > limit { throw EtcdError.requestTooLarge }
+    }
+
+    static func txn(_ r: Etcdserverpb_TxnRequest, maxTxnOps: Int) throws {
+        try txnOps(r, maxTxnOps: maxTxnOps)
+        _ = try intervals(r.success)
+        _ = try intervals(r.failure)
+    }
+
+    private static func txnOps(_ r: Etcdserverpb_TxnRequest, maxTxnOps: Int) throws {
+        let opc = max(r.compare.count, r.success.count, r.failure.count)
+        if opc > maxTxnOps { throw EtcdError.tooManyOps }
+        for c in r.compare where c.key.isEmpty { throw EtcdError.emptyKey }
+        for op in r.success + r.failure {
+            switch op.request {
+            case .requestRange(let x): try range(x)
+            case .requestPut(let x): try put(x)
+            case .requestDeleteRange(let x): try delete(x)
+            case .requestTxn(let x): try txnOps(x, maxTxnOps: maxTxnOps - opc)
+            case nil: throw EtcdError.keyNotFound
+            }
+        }
+    }
+
+    /// A half-open key interval; an empty `end` is the single key, `[0]` every key from `start`.
+    private struct Interval {
+        let start: [UInt8]
+        let end: [UInt8]
+
+        func contains(_ key: [UInt8]) -> Bool {
+            if end.isEmpty { return key == start }
+            if key.lexicographicallyPrecedes(start) { return false }
+            return end == [0] || key.lexicographicallyPrecedes(end)
+        }
+    }
+
+    /// etcd's duplicate-key rule (`checkIntervals`): within one branch no key is put twice or put and
+    /// deleted; the two branches of a nested txn are exclusive, so each may put the same key.
+    private static func intervals(_ ops: [Etcdserverpb_RequestOp]) throws -> (puts: Set<[UInt8]>, deletes: [Interval]) {
+        var deletes: [Interval] = []
+        for op in ops {
+            if case .requestDeleteRange(let d) = op.request {
+                deletes.append(Interval(start: [UInt8](d.key), end: [UInt8](d.rangeEnd)))
+            }
+        }
+        var puts = Set<[UInt8]>()
+        for op in ops {
+            guard case .requestTxn(let inner) = op.request else { continue }
+            let then = try intervals(inner.success)
+            let otherwise = try intervals(inner.failure)
+            for key in then.puts {
+                if puts.contains(key) || deletes.contains(where: { $0.contains(key) }) { throw EtcdError.duplicateKey }
+                puts.insert(key)
+            }
+            for key in otherwise.puts {
+                if puts.contains(key) && !then.puts.contains(key) { throw EtcdError.duplicateKey }
+                if deletes.contains(where: { $0.contains(key) }) { throw EtcdError.duplicateKey }
+                puts.insert(key)
+            }
+            deletes += then.deletes + otherwise.deletes
+        }
+        for op in ops {
+            guard case .requestPut(let p) = op.request else { continue }
+            let key = [UInt8](p.key)
+            if puts.contains(key) || deletes.contains(where: { $0.contains(key) }) { throw EtcdError.duplicateKey }
+            puts.insert(key)
+        }
+        return (puts, deletes)
+    }
+}

@@ -1,0 +1,92 @@
+import EtcdProto
+import GRPCCore
+import Foundation
+import MVCC
+
+/// etcd's Lease service. Grants and revocations go through the write path; keep-alives only restart
+/// the in-memory expiry, as in etcd.
+struct LeaseService: Etcdserverpb_Lease.SimpleServiceProtocol {
+    let member: Member
+
+    /// etcd's largest lease TTL (`lease.MaxLeaseTTL`).
+    static let maxTTL: Int64 = 9_000_000_000
+
+    func leaseGrant(request: Etcdserverpb_LeaseGrantRequest, context: ServerContext) async throws -> Etcdserverpb_LeaseGrantResponse {
+        try await withEtcdErrors {
+            if request.ttl > Self.maxTTL { throw EtcdError.leaseTTLTooLarge }
+            var grant = request
+            if grant.id == 0 { grant.id = newLeaseID() }
+            grant.ttl = max(grant.ttl, member.config.minLeaseTTL)
+            guard case .leaseGrant(let lease, let revision) = try await member.propose(.leaseGrant(grant)) else {
+                throw EtcdError.corrupt
+            }
+            var response = Etcdserverpb_LeaseGrantResponse()
+            response.header = member.header(revision: revision)
+            response.id = lease.id
+            response.ttl = lease.ttl
+            return response
+        }
+    }
+
+    /// A random positive id not in use (etcd's lessor ids are random too).
+    private func newLeaseID() -> Int64 {
+        while true {
+            let id = Int64.random(in: 1...Int64.max)
+            if !member.store.lessor.contains(id) { return id }
+        }
+    }
+
+    func leaseRevoke(request: Etcdserverpb_LeaseRevokeRequest, context: ServerContext) async throws -> Etcdserverpb_LeaseRevokeResponse {
+        try await withEtcdErrors {
+            guard case .leaseRevoke(let revision) = try await member.propose(.leaseRevoke(request)) else { throw EtcdError.corrupt }
+            var response = Etcdserverpb_LeaseRevokeResponse()
+            response.header = member.header(revision: revision)
+            return response
+        }
+    }
+
+    func leaseKeepAlive(
+        request: RPCAsyncSequence<Etcdserverpb_LeaseKeepAliveRequest, any Error>,
+        response: RPCWriter<Etcdserverpb_LeaseKeepAliveResponse>,
+        context: ServerContext
+    ) async throws {
+        for try await keepAlive in request {
+            var reply = Etcdserverpb_LeaseKeepAliveResponse()
+            reply.id = keepAlive.id
+            // etcd answers TTL 0 for a lease that does not exist (any more).
+            reply.ttl = member.store.lessor.renew(keepAlive.id) ?? 0
+            reply.header = member.header()
+            try await response.write(reply)
+        }
+    }
+
+    func leaseTimeToLive(request: Etcdserverpb_LeaseTimeToLiveRequest, context: ServerContext) async throws -> Etcdserverpb_LeaseTimeToLiveResponse {
+        try await withEtcdErrors {
+            var response = Etcdserverpb_LeaseTimeToLiveResponse()
+            response.header = member.header()
+            response.id = request.id
+            guard let ttl = member.store.lessor.timeToLive(request.id) else {
+                // etcd reports a missing lease as TTL -1, not as an error.
+                response.ttl = -1
+                return response
+            }
+            response.ttl = ttl.remaining
+            response.grantedTtl = ttl.granted
+            if request.keys {
+                response.keys = (try member.store.keys(ofLease: request.id) ?? []).map { Data($0) }
+            }
+            return response
+        }
+    }
+
+    func leaseLeases(request: Etcdserverpb_LeaseLeasesRequest, context: ServerContext) async throws -> Etcdserverpb_LeaseLeasesResponse {
+        var response = Etcdserverpb_LeaseLeasesResponse()
+        response.header = member.header()
+        response.leases = member.store.lessor.ids().sorted().map { id in
+            var status = Etcdserverpb_LeaseStatus()
+            status.id = id
+            return status
+        }
+        return response
+    }
+}

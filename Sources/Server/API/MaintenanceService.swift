@@ -1,0 +1,131 @@
+import Crypto
+import EtcdProto
+import Foundation
+import GRPCCore
+import MVCC
+import Synchronization
+
+/// etcd's Maintenance service.
+struct MaintenanceService: Etcdserverpb_Maintenance.SimpleServiceProtocol {
+    let member: Member
+    private let alarmList = AlarmList()
+
+    func alarm(request: Etcdserverpb_AlarmRequest, context: ServerContext) async throws -> Etcdserverpb_AlarmResponse {
+        var response = Etcdserverpb_AlarmResponse()
+        response.header = member.header()
+        response.alarms = alarmList.alarms.withLock { alarms in
+            switch request.action {
+            case .activate where request.alarm != .none:
+                var alarm = Etcdserverpb_AlarmMember()
+                alarm.memberID = request.memberID
+                alarm.alarm = request.alarm
+                if !alarms.contains(alarm) { alarms.append(alarm) }
+                return [alarm]
+            case .deactivate:
+                let removed = alarms.filter { $0.memberID == request.memberID && $0.alarm == request.alarm }
+                alarms.removeAll { $0.memberID == request.memberID && $0.alarm == request.alarm }
+                return removed
+            default:
+                return alarms.filter { request.alarm == .none || $0.alarm == request.alarm }
+            }
+        }
+        return response
+    }
+
+    func status(request: Etcdserverpb_StatusRequest, context: ServerContext) async throws -> Etcdserverpb_StatusResponse {
+        var response = Etcdserverpb_StatusResponse()
+        response.header = member.header()
+        response.version = Member.version
+        let sizes = member.store.sizes()
+        response.dbSize = Int64(sizes.total)
+        response.dbSizeInUse = Int64(sizes.inUse)
+        response.leader = member.identity.memberID
+        response.raftIndex = member.applyLoop.lastIndex
+        response.raftAppliedIndex = member.store.consistentIndex
+        response.raftTerm = member.term
+        response.isLearner = false
+        return response
+    }
+
+    /// LMDB reuses freed pages in place, so there is nothing to defragment while the member runs; the
+    /// request succeeds as etcd's does.
+    func defragment(request: Etcdserverpb_DefragmentRequest, context: ServerContext) async throws -> Etcdserverpb_DefragmentResponse {
+        var response = Etcdserverpb_DefragmentResponse()
+        response.header = member.header()
+        return response
+    }
+
+    func hash(request: Etcdserverpb_HashRequest, context: ServerContext) async throws -> Etcdserverpb_HashResponse {
+        try await withEtcdErrors {
+            var response = Etcdserverpb_HashResponse()
+            response.header = member.header()
+            response.hash = try member.store.hashKV(revision: 0).hash
+            return response
+        }
+    }
+
+    func hashKV(request: Etcdserverpb_HashKVRequest, context: ServerContext) async throws -> Etcdserverpb_HashKVResponse {
+        try await withEtcdErrors {
+            let result = try member.store.hashKV(revision: request.revision)
+            var response = Etcdserverpb_HashKVResponse()
+            response.header = member.header()
+            response.hash = result.hash
+            response.compactRevision = result.compactRevision
+            return response
+        }
+    }
+
+    /// Streams a consistent copy of the store, then its sha256, as etcd does (clients verify it).
+    func snapshot(
+        request: Etcdserverpb_SnapshotRequest,
+        response: RPCWriter<Etcdserverpb_SnapshotResponse>,
+        context: ServerContext
+    ) async throws {
+        let path = member.config.resolvedDataDir + "/member/snapshot-\(UUID().uuidString).tmp"
+        let fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0o600)
+        guard fd >= 0 else { throw RPCError(code: .internalError, message: "etcdserver: cannot create snapshot file") }
+        unlink(path)
+        defer { close(fd) }
+        try member.store.copy(toDescriptor: fd)
+        let size = Int(lseek(fd, 0, SEEK_END))
+        lseek(fd, 0, SEEK_SET)
+        var hasher = SHA256()
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        var sent = 0
+        while sent < size {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            guard n > 0 else { throw RPCError(code: .internalError, message: "etcdserver: snapshot read failed") }
+            let chunk = Data(buffer[0..<n])
+            hasher.update(data: chunk)
+            sent += n
+            var message = Etcdserverpb_SnapshotResponse()
+            message.header = member.header()
+            message.remainingBytes = UInt64(size - sent)
+            message.blob = chunk
+            try await response.write(message)
+        }
+        var trailer = Etcdserverpb_SnapshotResponse()
+        trailer.header = member.header()
+        trailer.remainingBytes = 0
+        trailer.blob = Data(hasher.finalize())
+        try await response.write(trailer)
+    }
+
+    func moveLeader(request: Etcdserverpb_MoveLeaderRequest, context: ServerContext) async throws -> Etcdserverpb_MoveLeaderResponse {
+        guard request.targetID == member.identity.memberID else {
+            throw RPCError(code: .notFound, message: "etcdserver: bad leader transferee")
+        }
+        var response = Etcdserverpb_MoveLeaderResponse()
+        response.header = member.header()
+        return response
+    }
+
+    func downgrade(request: Etcdserverpb_DowngradeRequest, context: ServerContext) async throws -> Etcdserverpb_DowngradeResponse {
+        throw RPCError(code: .unimplemented, message: "setcd: downgrade is not supported")
+    }
+}
+
+/// The member's raised alarms (NOSPACE, CORRUPT), shared by the service's copies.
+final class AlarmList: Sendable {
+    let alarms = Mutex<[Etcdserverpb_AlarmMember]>([])
+}

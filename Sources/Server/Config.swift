@@ -1,0 +1,39 @@
+/// A member's configuration: etcd's flags with etcd's defaults.
+public struct ServerConfig: Sendable {
+    public var name = "default"
+    /// Defaults to `<name>.setcd`.
+    public var dataDir: String?
+    public var listenClientURLs = ["http://localhost:2379"]
+    public var advertiseClientURLs = ["http://localhost:2379"]
+    public var listenPeerURLs = ["http://localhost:2380"]
+    public var initialAdvertisePeerURLs = ["http://localhost:2380"]
+    /// `name=peerURL,...`; defaults to this member alone.
+    public var initialCluster: String?
+    public var initialClusterState = "new"
+    public var initialClusterToken = "etcd-cluster"
+    public var maxTxnOps = 128
+    public var maxRequestBytes = 1_572_864
+    /// 0 means etcd's default, 2 GiB.
+    public var quotaBackendBytes: Int64 = 0
+    public var autoCompactionMode = "periodic"
+    /// Hours for `periodic` (or a duration like `30m`), revisions for `revision`; "0" disables.
+    public var autoCompactionRetention = "0"
+    public var enableV2 = false
+    public var logLevel = "info"
+    /// Milliseconds.
+    public var heartbeatInterval = 100
+    /// Milliseconds.
+    public var electionTimeout = 1000
+    public var snapshotCount = 100_000
+
+    public init() {}
+
+    /// The data directory actually used.
+    public var resolvedDataDir: String { dataDir ?? "\(name).setcd" }
+
+    /// The backend quota in bytes.
+    public var resolvedQuota: Int { quotaBackendBytes > 0 ? Int(quotaBackendBytes) : 2 << 30 }
+
+    /// etcd's minimum lease TTL: 1.5 election timeouts, rounded up to whole seconds.
+    public var minLeaseTTL: Int64 { Int64((electionTimeout * 3 / 2 + 999) / 1000) }
+}
