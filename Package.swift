@@ -52,6 +52,6 @@ let package = Package(
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
         .testTarget(name: "WALTests", dependencies: ["WAL"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "LMDB"]),
-        .testTarget(name: "EndToEndTests", dependencies: []),
+        .testTarget(name: "EndToEndTests", dependencies: ["setcd"]),
     ]
 )
