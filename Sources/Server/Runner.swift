@@ -18,6 +18,7 @@ public enum ServerRunner {
             ClusterService(member: member),
             MaintenanceService(member: member),
             LockService(member: member),
+            ElectionService(member: member),
         ]
         var transportConfig = HTTP2ServerTransport.Posix.Config.defaults
         // etcd accepts messages up to --max-request-bytes plus 512 KiB of gRPC overhead; requests past

@@ -13,71 +13,13 @@ struct LockService: V3lockpb_Lock.SimpleServiceProtocol {
         try await withEtcdErrors {
             let prefix = [UInt8](request.name) + Array("/".utf8)
             let key = prefix + Array(String(request.lease, radix: 16).utf8)
-            // Create our key unless this lease already holds one (re-entrant lock attempt).
-            var txn = Etcdserverpb_TxnRequest()
-            var compare = Etcdserverpb_Compare()
-            compare.key = Data(key)
-            compare.target = .create
-            compare.result = .equal
-            compare.createRevision = 0
-            txn.compare = [compare]
-            var put = Etcdserverpb_PutRequest()
-            put.key = Data(key)
-            put.lease = request.lease
-            var putOp = Etcdserverpb_RequestOp()
-            putOp.requestPut = put
-            txn.success = [putOp]
-            var get = Etcdserverpb_RangeRequest()
-            get.key = Data(key)
-            var getOp = Etcdserverpb_RequestOp()
-            getOp.requestRange = get
-            txn.failure = [getOp]
-            guard case .txn(let result) = try await member.propose(.txn(txn)) else { throw EtcdError.corrupt }
-            let myRevision: Int64
-            if result.succeeded {
-                myRevision = result.revision
-            } else if case .range(let range)? = result.responses.first, let kv = range.kvs.first {
-                myRevision = kv.createRevision
-            } else {
-                throw EtcdError.leaseNotFound
-            }
-            try await waitForDeletes(prefix: prefix, before: myRevision)
+            let recipes = Recipes(member: member)
+            let myRevision = try await recipes.createOrGet(key: key, value: [], lease: request.lease).createRevision
+            try await recipes.waitForDeletes(prefix: prefix, before: myRevision)
             var response = V3lockpb_LockResponse()
             response.header = member.header()
             response.key = Data(key)
             return response
-        }
-    }
-
-    /// Waits until no key under `prefix` has a create revision below `revision`.
-    private func waitForDeletes(prefix: [UInt8], before revision: Int64) async throws {
-        let end = prefixEnd(prefix)
-        while true {
-            var request = MVCC.RangeRequest(key: prefix, rangeEnd: end)
-            request.maxCreateRevision = revision - 1
-            request.sortOrder = .descend
-            request.sortTarget = .create
-            request.limit = 1
-            let result = try member.store.range(request)
-            guard let last = result.kvs.first else { return }
-            try await waitForDelete(of: last.key, after: result.revision)
-        }
-    }
-
-    private func waitForDelete(of key: [UInt8], after revision: Int64) async throws {
-        let stream = member.store.openWatchStream()
-        defer { stream.close() }
-        var watch = WatchRequest(key: key)
-        watch.startRevision = revision + 1
-        watch.noPut = true
-        _ = try stream.create(watch)
-        while let message = await stream.next() {
-            try Task.checkCancellation()
-            switch message {
-            case .events(_, let events, _) where events.contains(where: { $0.kind == .delete }): return
-            case .compacted: return
-            default: continue
-            }
         }
     }
 
@@ -93,15 +35,3 @@ struct LockService: V3lockpb_Lock.SimpleServiceProtocol {
     }
 }
 
-/// The end of the range of keys starting with `prefix` (etcd's `GetPrefixRangeEnd`).
-func prefixEnd(_ prefix: [UInt8]) -> [UInt8] {
-    var end = prefix
-    while let last = end.last {
-        if last < 0xFF {
-            end[end.count - 1] = last + 1
-            return end
-        }
-        end.removeLast()
-    }
-    return [0]
-}
