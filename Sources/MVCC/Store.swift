@@ -121,6 +121,26 @@ public final class MVCCStore: Sendable {
     public func apply(_ entries: [(index: UInt64, operation: Operation)]) throws -> [OperationResult?] {
         let applied = consistentIndex
         guard let lastIndex = entries.last?.index, lastIndex > applied else { return entries.map { _ in nil } }
+        do {
+            return try applyBatch(entries, applied: applied, lastIndex: lastIndex)
+        } catch MVCCError.noSpace where entries.count > 1 {
+            // The map cannot grow: apply entry by entry, so only the writes that do not fit fail.
+            var results: [OperationResult?] = []
+            for entry in entries { results += try apply([entry]) }
+            return results
+        } catch MVCCError.noSpace {
+            // Record the entry as applied without changes, so that a replay answers the same.
+            do {
+                try env.write { txn in try Writer(txn: txn, schema: schema).finish(consistentIndex: lastIndex) }
+            } catch let error as LMDBError {
+                throw MVCCError.storage(error)
+            }
+            state.withLock { $0.consistentIndex = lastIndex }
+            return [.failure(.noSpace)]
+        }
+    }
+
+    private func applyBatch(_ entries: [(index: UInt64, operation: Operation)], applied: UInt64, lastIndex: UInt64) throws -> [OperationResult?] {
         let outcome: (results: [OperationResult?], writer: Writer)
         do {
             outcome = try env.write { txn in
@@ -200,9 +220,20 @@ public final class MVCCStore: Sendable {
     }
 
     /// Bytes of the LMDB file in use, and bytes of the map (etcd's dbSizeInUse and dbSize).
+    ///
+    /// "In use" counts the pages of the store's trees, so it shrinks after compaction although the
+    /// file (whose freed pages LMDB reuses) does not.
     public func sizes() -> (inUse: Int, total: Int) {
         let info = env.info()
-        return (info.usedBytes, max(info.usedBytes, fileSize()))
+        let databases = [schema.history, schema.index, schema.longKeys, schema.meta, schema.leases, schema.leaseKeys]
+        let pages = databases.reduce(2) { total, db in total + ((try? env.stat(db).pages) ?? 0) }
+        return (pages * info.pageSize, max(info.usedBytes, fileSize()))
+    }
+
+    /// Whether the store's trees take more than `quota` bytes; cheap while the file's high-water mark
+    /// is below it (the common case), exact above.
+    public func exceeds(quota: Int) -> Bool {
+        env.info().usedBytes > quota && sizes().inUse > quota
     }
 
     private func fileSize() -> Int {

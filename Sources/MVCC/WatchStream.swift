@@ -94,6 +94,14 @@ public final class WatchStream: Sendable {
             queue.append(message)
         }
 
+        /// Queues a deferred progress message once no watcher is unsynced.
+        mutating func answerDeferredProgress() {
+            if progressRequested && watchers.values.allSatisfy(\.synced) {
+                progressRequested = false
+                enqueue(.progress(revision: revision))
+            }
+        }
+
         mutating func wake() {
             if hasWork, let waiter {
                 self.waiter = nil
@@ -155,6 +163,7 @@ public final class WatchStream: Sendable {
         state.withLock { state in
             guard state.watchers.removeValue(forKey: id) != nil else { return false }
             state.enqueue(.canceled(watchID: id, revision: state.revision))
+            state.answerDeferredProgress()
             state.wake()
             return true
         }
@@ -293,6 +302,7 @@ public final class WatchStream: Sendable {
             if let compacted = outcome.compacted {
                 state.watchers[id] = nil
                 state.enqueue(.compacted(watchID: id, compactRevision: compacted, revision: state.revision))
+                state.answerDeferredProgress()
                 return
             }
             if !outcome.events.isEmpty {
@@ -301,10 +311,7 @@ public final class WatchStream: Sendable {
             current.nextRevision = outcome.readTo + 1
             current.synced = outcome.readTo >= state.revision
             state.watchers[id] = current
-            if state.progressRequested && state.watchers.values.allSatisfy(\.synced) {
-                state.progressRequested = false
-                state.enqueue(.progress(revision: state.revision))
-            }
+            state.answerDeferredProgress()
         }
     }
 }

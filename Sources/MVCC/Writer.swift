@@ -39,6 +39,8 @@ struct Writer {
                 var ttl = [UInt8]()
                 ttl.appendBigEndian(UInt64(bitPattern: lease.ttl))
                 try txn.put(schema.leases, key, ttl)
+                // Keep the lessor's view ordered: a grant after a revoke of the same id in this batch wins.
+                revokedLeases.removeAll { $0 == lease.id }
                 grantedLeases.append(lease)
                 return .leaseGrant(lease, revision: revision)
             case .leaseRevoke(let id):
@@ -217,6 +219,7 @@ struct Writer {
         if state.changes > 0 { revision = state.writeRevision }
         try txn.delete(schema.leases, key)
         try txn.delete(schema.leaseKeys, key)
+        grantedLeases.removeAll { $0.id == id }
         revokedLeases.append(id)
     }
 

@@ -24,7 +24,7 @@ public struct ServerConfig: Sendable {
     public var heartbeatInterval = 100
     /// Milliseconds.
     public var electionTimeout = 1000
-    public var snapshotCount = 100_000
+    public var snapshotCount = 10_000
 
     public init() {}
 

@@ -46,6 +46,15 @@ enum Proposal {
         }
     }
 
+    /// Whether the proposal may grow the store (refused while the NOSPACE alarm is raised, as in etcd).
+    var addsData: Bool {
+        switch self {
+        case .put, .leaseGrant: return true
+        case .txn(let r): return r.writes
+        case .deleteRange, .compaction, .leaseRevoke: return false
+        }
+    }
+
     /// The store operation this proposal applies.
     var operation: MVCC.Operation {
         switch self {

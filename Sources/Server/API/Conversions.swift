@@ -74,6 +74,19 @@ extension Etcdserverpb_TxnRequest {
     }
 }
 
+extension Etcdserverpb_TxnRequest {
+    /// Whether any branch, at any depth, puts or deletes.
+    var writes: Bool {
+        (success + failure).contains { op in
+            switch op.request {
+            case .requestPut, .requestDeleteRange: return true
+            case .requestTxn(let inner): return inner.writes
+            case .requestRange, nil: return false
+            }
+        }
+    }
+}
+
 extension Etcdserverpb_RequestOp {
     var model: MVCC.RequestOp? {
         switch request {

@@ -1,7 +1,6 @@
 import EtcdProto
 import GRPCCore
 import MVCC
-import SwiftProtobuf
 
 /// etcd's KV service: ranges are read from the store directly (a lone member's applied state is its
 /// committed state), writes go through the member's write path.
@@ -19,7 +18,6 @@ struct KVService: Etcdserverpb_KV.SimpleServiceProtocol {
     func put(request: Etcdserverpb_PutRequest, context: ServerContext) async throws -> Etcdserverpb_PutResponse {
         try await withEtcdErrors {
             try RequestChecks.put(request)
-            try RequestChecks.size(request, limit: member.config.maxRequestBytes)
             guard case .txn(let txn) = try await member.propose(.put(request)), case .put(let put)? = txn.responses.first else {
                 throw EtcdError.corrupt
             }
@@ -33,7 +31,6 @@ struct KVService: Etcdserverpb_KV.SimpleServiceProtocol {
     func deleteRange(request: Etcdserverpb_DeleteRangeRequest, context: ServerContext) async throws -> Etcdserverpb_DeleteRangeResponse {
         try await withEtcdErrors {
             try RequestChecks.delete(request)
-            try RequestChecks.size(request, limit: member.config.maxRequestBytes)
             guard case .txn(let txn) = try await member.propose(.deleteRange(request)),
                   case .deleteRange(let delete)? = txn.responses.first
             else { throw EtcdError.corrupt }
@@ -48,11 +45,9 @@ struct KVService: Etcdserverpb_KV.SimpleServiceProtocol {
     func txn(request: Etcdserverpb_TxnRequest, context: ServerContext) async throws -> Etcdserverpb_TxnResponse {
         try await withEtcdErrors {
             try RequestChecks.txn(request, maxTxnOps: member.config.maxTxnOps)
-            try RequestChecks.size(request, limit: member.config.maxRequestBytes)
-            let model = request.model
             let result: MVCC.TxnResult
-            if model.isReadOnly {
-                result = try member.store.readOnlyTxn(model)
+            if !request.writes {
+                result = try member.store.readOnlyTxn(request.model)
             } else {
                 guard case .txn(let txn) = try await member.propose(.txn(request)) else { throw EtcdError.corrupt }
                 result = txn
@@ -89,10 +84,6 @@ enum RequestChecks {
 
     static func delete(_ r: Etcdserverpb_DeleteRangeRequest) throws {
         if r.key.isEmpty { throw EtcdError.emptyKey }
-    }
-
-    static func size(_ message: some SwiftProtobuf.Message, limit: Int) throws {
-        if let size = try? message.serializedBytes() as [UInt8], size.count > limit { throw EtcdError.requestTooLarge }
     }
 
     static func txn(_ r: Etcdserverpb_TxnRequest, maxTxnOps: Int) throws {

@@ -3,31 +3,21 @@ import EtcdProto
 import Foundation
 import GRPCCore
 import MVCC
-import Synchronization
 
 /// etcd's Maintenance service.
 struct MaintenanceService: Etcdserverpb_Maintenance.SimpleServiceProtocol {
     let member: Member
-    private let alarmList = AlarmList()
 
     func alarm(request: Etcdserverpb_AlarmRequest, context: ServerContext) async throws -> Etcdserverpb_AlarmResponse {
         var response = Etcdserverpb_AlarmResponse()
         response.header = member.header()
-        response.alarms = alarmList.alarms.withLock { alarms in
-            switch request.action {
-            case .activate where request.alarm != .none:
-                var alarm = Etcdserverpb_AlarmMember()
-                alarm.memberID = request.memberID
-                alarm.alarm = request.alarm
-                if !alarms.contains(alarm) { alarms.append(alarm) }
-                return [alarm]
-            case .deactivate:
-                let removed = alarms.filter { $0.memberID == request.memberID && $0.alarm == request.alarm }
-                alarms.removeAll { $0.memberID == request.memberID && $0.alarm == request.alarm }
-                return removed
-            default:
-                return alarms.filter { request.alarm == .none || $0.alarm == request.alarm }
-            }
+        switch request.action {
+        case .activate where request.alarm != .none:
+            response.alarms = [member.alarms.activate(memberID: request.memberID, alarm: request.alarm)]
+        case .deactivate:
+            response.alarms = member.alarms.deactivate(memberID: request.memberID, alarm: request.alarm)
+        default:
+            response.alarms = member.alarms.list(request.alarm)
         }
         return response
     }
@@ -125,7 +115,3 @@ struct MaintenanceService: Etcdserverpb_Maintenance.SimpleServiceProtocol {
     }
 }
 
-/// The member's raised alarms (NOSPACE, CORRUPT), shared by the service's copies.
-final class AlarmList: Sendable {
-    let alarms = Mutex<[Etcdserverpb_AlarmMember]>([])
-}

@@ -70,9 +70,8 @@ final class ApplyLoop: @unchecked Sendable {
         self.thread = thread
     }
 
-    /// Proposes a write and waits until it is durable and applied.
-    func propose(_ proposal: Proposal) async throws -> OperationResult {
-        let data = try proposal.encoded()
+    /// Proposes a write (already encoded as its log entry) and waits until it is durable and applied.
+    func propose(_ proposal: Proposal, encoded data: [UInt8]) async throws -> OperationResult {
         let operation = proposal.operation
         return try await withCheckedThrowingContinuation { continuation in
             condition.lock()

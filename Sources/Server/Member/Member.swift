@@ -12,6 +12,7 @@ public final class Member: Sendable {
     let store: MVCCStore
     let applyLoop: ApplyLoop
     let term: UInt64
+    let alarms = Alarms()
     let logger: Logger
     /// The etcd version this member reports (Kubernetes enables features by it).
     static let version = "3.5.17"
@@ -63,11 +64,27 @@ public final class Member: Sendable {
         return header
     }
 
-    /// Proposes a write and returns its result, or throws etcd's error for a failed one.
+    /// Proposes a write and returns its result, or throws etcd's error for a failed one. While the
+    /// NOSPACE alarm is raised, writes that add data are refused.
     func propose(_ proposal: Proposal) async throws -> OperationResult {
-        let result = try await applyLoop.propose(proposal)
-        if case .failure(let error) = result { throw EtcdError.from(error) }
+        if alarms.noSpace && proposal.addsData { throw EtcdError.noSpace }
+        let data = try proposal.encoded()
+        // As etcd, the limit applies to the request as it is written to the log.
+        if data.count > config.maxRequestBytes { throw EtcdError.requestTooLarge }
+        let result = try await applyLoop.propose(proposal, encoded: data)
+        if case .failure(let error) = result {
+            if error == .noSpace { raiseNoSpace() }
+            throw EtcdError.from(error)
+        }
+        if proposal.addsData && store.exceeds(quota: config.resolvedQuota) { raiseNoSpace() }
         return result
+    }
+
+    private func raiseNoSpace() {
+        if !alarms.noSpace {
+            logger.warning("backend quota exceeded; raising NOSPACE alarm", metadata: ["quota": "\(config.resolvedQuota)"])
+            alarms.activate(memberID: identity.memberID, alarm: .nospace)
+        }
     }
 
     /// This member as etcd's Member message.
@@ -91,7 +108,7 @@ public final class Member: Sendable {
                 inFlight.insert(id)
                 var request = Etcdserverpb_LeaseRevokeRequest()
                 request.id = id
-                _ = try? await applyLoop.propose(.leaseRevoke(request))
+                _ = try? await propose(.leaseRevoke(request))
             }
             inFlight = inFlight.filter { store.lessor.contains($0) }
         }
