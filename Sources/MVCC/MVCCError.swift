@@ -12,6 +12,8 @@ public enum MVCCError: Error, Sendable, Equatable {
     case leaseExists
     /// A put with `ignore_value` or `ignore_lease` names a key that does not exist.
     case keyNotFound
+    /// A request names the empty key, which cannot be stored (the API layer rejects it first).
+    case emptyKey
     /// The backend reached its quota.
     case noSpace
     /// The storage engine failed.

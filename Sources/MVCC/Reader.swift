@@ -126,6 +126,7 @@ struct Reader {
 
     /// Runs a range request at its revision (`current` when the request's is <= 0).
     func range(_ request: RangeRequest, current: Int64, compacted: Int64) throws -> RangeResult {
+        if request.key.isEmpty { throw MVCCError.emptyKey }
         let revision = request.revision > 0 ? request.revision : current
         if revision > current { throw MVCCError.futureRevision }
         if revision < compacted { throw MVCCError.compacted }

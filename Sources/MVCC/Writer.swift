@@ -77,6 +77,7 @@ struct Writer {
 
     private mutating func applyTxn(_ request: TxnRequest) throws -> TxnResult {
         var state = TxnState(begin: revision)
+        if request.compare.contains(where: { $0.key.isEmpty }) { throw MVCCError.emptyKey }
         // As etcd, choose every branch (nested ones too) against the state before the transaction,
         // and check the chosen path before changing anything.
         let path = try choosePath(request, at: state.begin)
@@ -108,13 +109,15 @@ struct Writer {
         for op in succeeded ? request.success : request.failure {
             switch op {
             case .put(let put):
+                if put.key.isEmpty { throw MVCCError.emptyKey }
                 if put.lease != 0, try txn.get(schema.leases, leaseKey(put.lease)) == nil { throw MVCCError.leaseNotFound }
                 if put.ignoreValue || put.ignoreLease, try reader.get(put.key, at: revision) == nil { throw MVCCError.keyNotFound }
             case .range(let range):
+                if range.key.isEmpty { throw MVCCError.emptyKey }
                 if range.revision > revision { throw MVCCError.futureRevision }
                 if range.revision > 0 && range.revision < compactRevision { throw MVCCError.compacted }
-            case .deleteRange:
-                break
+            case .deleteRange(let delete):
+                if delete.key.isEmpty { throw MVCCError.emptyKey }
             case .txn(let inner):
                 try check(inner, path: &path)
             }

@@ -34,7 +34,13 @@ public enum ServerRunner {
         }
         try await withThrowingDiscardingTaskGroup { group in
             for server in servers {
-                group.addTask { try await server.serve() }
+                group.addTask {
+                    do {
+                        try await server.serve()
+                    } catch where Task.isCancelled {
+                        // A shutdown cancels the listeners; that is the normal way out.
+                    }
+                }
             }
             group.addTask { await member.runLeaseExpiry() }
             group.addTask { await member.runAutoCompaction() }

@@ -446,3 +446,21 @@ import Testing
         #expect(try t.get("a") == nil)
     }
 }
+
+/// The empty key cannot be stored: a batch holding such a request must fail only that request.
+@Test func emptyKeyFailsOnlyItsOwnEntry() throws {
+    let fixture = try TestStore()
+    let results = try fixture.store.apply([
+        (index: 1, operation: .txn(TxnRequest(success: [.put(PutRequest(key: [], value: Array("x".utf8)))]))),
+        (index: 2, operation: .txn(TxnRequest(success: [.deleteRange(DeleteRangeRequest(key: []))]))),
+        (index: 3, operation: .txn(TxnRequest(compare: [Compare(key: [], result: .equal, target: .version(0))]))),
+        (index: 4, operation: .txn(TxnRequest(success: [.range(RangeRequest(key: []))]))),
+        (index: 5, operation: .txn(TxnRequest(success: [.put(PutRequest(key: Array("a".utf8), value: Array("1".utf8)))]))),
+    ])
+    #expect(results[0] == .failure(.emptyKey))
+    #expect(results[1] == .failure(.emptyKey))
+    #expect(results[2] == .failure(.emptyKey))
+    #expect(results[3] == .failure(.emptyKey))
+    #expect(fixture.store.currentRevision == 2)
+    #expect(throws: MVCCError.emptyKey) { try fixture.store.range(RangeRequest(key: [])) }
+}

@@ -63,6 +63,21 @@ import Testing
         #expect(t.store.watchHub.streamCount == 0)
     }
 
+    @Test func closeWakesAWaitingReader() async throws {
+        let t = try TestStore()
+        let stream = t.store.openWatchStream()
+        let id = try stream.create(WatchRequest(key: b("a")))
+        #expect(await take(stream) == .created(watchID: id, revision: 1))
+        let waiter = Task { await stream.next() }
+        try await Task.sleep(for: .milliseconds(100))
+        stream.close()
+        #expect(await waiter.value == nil)
+        #expect(t.store.watchHub.streamCount == 0)
+        // Writes after the close reach no one.
+        try t.put("a", "1")
+        #expect(stream.queueStatus.messages == 0)
+    }
+
     @Test func nextWaitsForAnEvent() async throws {
         let t = try TestStore()
         let stream = t.store.openWatchStream()
@@ -510,7 +525,8 @@ import Testing
         expectIdle(stream)
     }
 
-    @Test func concurrentWritesWhileCatchingUp() async throws {
+    @Test(arguments: 0..<4)
+    func concurrentWritesWhileCatchingUp(run: Int) async throws {
         let t = try TestStore()
         // 50 revisions of 2 puts each before the watch.
         for r in 0..<50 {

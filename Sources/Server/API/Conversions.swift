@@ -150,7 +150,8 @@ extension Etcdserverpb_ResponseOp {
             response = .responseDeleteRange(delete)
         case .txn(let r):
             var txn = Etcdserverpb_TxnResponse()
-            txn.header = .revisionOnly(r.revision)
+            // etcd leaves a nested txn's header empty.
+            txn.header = Etcdserverpb_ResponseHeader()
             txn.succeeded = r.succeeded
             txn.responses = r.responses.map(Etcdserverpb_ResponseOp.init)
             response = .responseTxn(txn)

@@ -32,6 +32,7 @@ enum EtcdError {
         case .leaseNotFound: return leaseNotFound
         case .leaseExists: return leaseExists
         case .keyNotFound: return keyNotFound
+        case .emptyKey: return emptyKey
         case .noSpace: return noSpace
         case .storage(let cause): return RPCError(code: .internalError, message: "etcdserver: \(cause)")
         }
