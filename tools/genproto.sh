@@ -267,6 +267,12 @@ for f in "$GEN_DIR"/*.grpc.swift; do
 done
 
 # Replace the previous output wholesale so renamed/removed files do not linger.
+# Undecodable requests must get etcd's status (Internal, "grpc: error unmarshalling request: ..."),
+# so the services decode with EtcdProto's own deserializer (Sources/EtcdProto/EtcdMessageDeserializer.swift).
+for f in "$GEN_DIR"/*.grpc.swift; do
+  sed -i 's/GRPCProtobuf\.ProtobufDeserializer</EtcdMessageDeserializer</g' "$f"
+done
+
 mkdir -p "$OUT_DIR"
 rm -f "$OUT_DIR"/*.pb.swift "$OUT_DIR"/*.grpc.swift
 cp "$GEN_DIR"/*.swift "$OUT_DIR"/

@@ -439,7 +439,7 @@ extension Etcdserverpb_KV.StreamingServiceProtocol {
     public func registerMethods<Transport>(with router: inout GRPCCore.RPCRouter<Transport>) where Transport: GRPCCore.ServerTransport {
         router.registerHandler(
             forMethod: Etcdserverpb_KV.Method.Range.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_RangeRequest>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_RangeRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_RangeResponse>(),
             handler: { request, context in
                 try await self.range(
@@ -450,7 +450,7 @@ extension Etcdserverpb_KV.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Etcdserverpb_KV.Method.Put.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_PutRequest>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_PutRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_PutResponse>(),
             handler: { request, context in
                 try await self.put(
@@ -461,7 +461,7 @@ extension Etcdserverpb_KV.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Etcdserverpb_KV.Method.DeleteRange.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_DeleteRangeRequest>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_DeleteRangeRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_DeleteRangeResponse>(),
             handler: { request, context in
                 try await self.deleteRange(
@@ -472,7 +472,7 @@ extension Etcdserverpb_KV.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Etcdserverpb_KV.Method.Txn.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_TxnRequest>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_TxnRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_TxnResponse>(),
             handler: { request, context in
                 try await self.txn(
@@ -483,7 +483,7 @@ extension Etcdserverpb_KV.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Etcdserverpb_KV.Method.Compact.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_CompactionRequest>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_CompactionRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_CompactionResponse>(),
             handler: { request, context in
                 try await self.compact(
@@ -980,7 +980,7 @@ extension Etcdserverpb_KV.ClientProtocol {
         try await self.range(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_RangeRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_RangeResponse>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_RangeResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -1011,7 +1011,7 @@ extension Etcdserverpb_KV.ClientProtocol {
         try await self.put(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_PutRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_PutResponse>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_PutResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -1042,7 +1042,7 @@ extension Etcdserverpb_KV.ClientProtocol {
         try await self.deleteRange(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_DeleteRangeRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_DeleteRangeResponse>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_DeleteRangeResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -1074,7 +1074,7 @@ extension Etcdserverpb_KV.ClientProtocol {
         try await self.txn(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_TxnRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_TxnResponse>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_TxnResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -1105,7 +1105,7 @@ extension Etcdserverpb_KV.ClientProtocol {
         try await self.compact(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_CompactionRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_CompactionResponse>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_CompactionResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -1432,7 +1432,7 @@ extension Etcdserverpb_Watch.StreamingServiceProtocol {
     public func registerMethods<Transport>(with router: inout GRPCCore.RPCRouter<Transport>) where Transport: GRPCCore.ServerTransport {
         router.registerHandler(
             forMethod: Etcdserverpb_Watch.Method.Watch.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_WatchRequest>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_WatchRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_WatchResponse>(),
             handler: { request, context in
                 try await self.watch(
@@ -1589,7 +1589,7 @@ extension Etcdserverpb_Watch.ClientProtocol {
         try await self.watch(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_WatchRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_WatchResponse>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_WatchResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -2047,7 +2047,7 @@ extension Etcdserverpb_Lease.StreamingServiceProtocol {
     public func registerMethods<Transport>(with router: inout GRPCCore.RPCRouter<Transport>) where Transport: GRPCCore.ServerTransport {
         router.registerHandler(
             forMethod: Etcdserverpb_Lease.Method.LeaseGrant.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_LeaseGrantRequest>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_LeaseGrantRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_LeaseGrantResponse>(),
             handler: { request, context in
                 try await self.leaseGrant(
@@ -2058,7 +2058,7 @@ extension Etcdserverpb_Lease.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Etcdserverpb_Lease.Method.LeaseRevoke.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_LeaseRevokeRequest>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_LeaseRevokeRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_LeaseRevokeResponse>(),
             handler: { request, context in
                 try await self.leaseRevoke(
@@ -2069,7 +2069,7 @@ extension Etcdserverpb_Lease.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Etcdserverpb_Lease.Method.LeaseKeepAlive.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_LeaseKeepAliveRequest>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_LeaseKeepAliveRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_LeaseKeepAliveResponse>(),
             handler: { request, context in
                 try await self.leaseKeepAlive(
@@ -2080,7 +2080,7 @@ extension Etcdserverpb_Lease.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Etcdserverpb_Lease.Method.LeaseTimeToLive.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_LeaseTimeToLiveRequest>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_LeaseTimeToLiveRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_LeaseTimeToLiveResponse>(),
             handler: { request, context in
                 try await self.leaseTimeToLive(
@@ -2091,7 +2091,7 @@ extension Etcdserverpb_Lease.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Etcdserverpb_Lease.Method.LeaseLeases.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_LeaseLeasesRequest>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_LeaseLeasesRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_LeaseLeasesResponse>(),
             handler: { request, context in
                 try await self.leaseLeases(
@@ -2569,7 +2569,7 @@ extension Etcdserverpb_Lease.ClientProtocol {
         try await self.leaseGrant(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_LeaseGrantRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_LeaseGrantResponse>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_LeaseGrantResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -2598,7 +2598,7 @@ extension Etcdserverpb_Lease.ClientProtocol {
         try await self.leaseRevoke(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_LeaseRevokeRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_LeaseRevokeResponse>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_LeaseRevokeResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -2626,7 +2626,7 @@ extension Etcdserverpb_Lease.ClientProtocol {
         try await self.leaseKeepAlive(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_LeaseKeepAliveRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_LeaseKeepAliveResponse>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_LeaseKeepAliveResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -2655,7 +2655,7 @@ extension Etcdserverpb_Lease.ClientProtocol {
         try await self.leaseTimeToLive(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_LeaseTimeToLiveRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_LeaseTimeToLiveResponse>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_LeaseTimeToLiveResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -2684,7 +2684,7 @@ extension Etcdserverpb_Lease.ClientProtocol {
         try await self.leaseLeases(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_LeaseLeasesRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_LeaseLeasesResponse>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_LeaseLeasesResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -3263,7 +3263,7 @@ extension Etcdserverpb_Cluster.StreamingServiceProtocol {
     public func registerMethods<Transport>(with router: inout GRPCCore.RPCRouter<Transport>) where Transport: GRPCCore.ServerTransport {
         router.registerHandler(
             forMethod: Etcdserverpb_Cluster.Method.MemberAdd.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_MemberAddRequest>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_MemberAddRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_MemberAddResponse>(),
             handler: { request, context in
                 try await self.memberAdd(
@@ -3274,7 +3274,7 @@ extension Etcdserverpb_Cluster.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Etcdserverpb_Cluster.Method.MemberRemove.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_MemberRemoveRequest>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_MemberRemoveRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_MemberRemoveResponse>(),
             handler: { request, context in
                 try await self.memberRemove(
@@ -3285,7 +3285,7 @@ extension Etcdserverpb_Cluster.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Etcdserverpb_Cluster.Method.MemberUpdate.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_MemberUpdateRequest>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_MemberUpdateRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_MemberUpdateResponse>(),
             handler: { request, context in
                 try await self.memberUpdate(
@@ -3296,7 +3296,7 @@ extension Etcdserverpb_Cluster.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Etcdserverpb_Cluster.Method.MemberList.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_MemberListRequest>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_MemberListRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_MemberListResponse>(),
             handler: { request, context in
                 try await self.memberList(
@@ -3307,7 +3307,7 @@ extension Etcdserverpb_Cluster.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Etcdserverpb_Cluster.Method.MemberPromote.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_MemberPromoteRequest>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_MemberPromoteRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_MemberPromoteResponse>(),
             handler: { request, context in
                 try await self.memberPromote(
@@ -3786,7 +3786,7 @@ extension Etcdserverpb_Cluster.ClientProtocol {
         try await self.memberAdd(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_MemberAddRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_MemberAddResponse>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_MemberAddResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -3815,7 +3815,7 @@ extension Etcdserverpb_Cluster.ClientProtocol {
         try await self.memberRemove(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_MemberRemoveRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_MemberRemoveResponse>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_MemberRemoveResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -3844,7 +3844,7 @@ extension Etcdserverpb_Cluster.ClientProtocol {
         try await self.memberUpdate(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_MemberUpdateRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_MemberUpdateResponse>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_MemberUpdateResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -3873,7 +3873,7 @@ extension Etcdserverpb_Cluster.ClientProtocol {
         try await self.memberList(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_MemberListRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_MemberListResponse>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_MemberListResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -3902,7 +3902,7 @@ extension Etcdserverpb_Cluster.ClientProtocol {
         try await self.memberPromote(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_MemberPromoteRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_MemberPromoteResponse>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_MemberPromoteResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -4705,7 +4705,7 @@ extension Etcdserverpb_Maintenance.StreamingServiceProtocol {
     public func registerMethods<Transport>(with router: inout GRPCCore.RPCRouter<Transport>) where Transport: GRPCCore.ServerTransport {
         router.registerHandler(
             forMethod: Etcdserverpb_Maintenance.Method.Alarm.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_AlarmRequest>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_AlarmRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_AlarmResponse>(),
             handler: { request, context in
                 try await self.alarm(
@@ -4716,7 +4716,7 @@ extension Etcdserverpb_Maintenance.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Etcdserverpb_Maintenance.Method.Status.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_StatusRequest>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_StatusRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_StatusResponse>(),
             handler: { request, context in
                 try await self.status(
@@ -4727,7 +4727,7 @@ extension Etcdserverpb_Maintenance.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Etcdserverpb_Maintenance.Method.Defragment.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_DefragmentRequest>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_DefragmentRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_DefragmentResponse>(),
             handler: { request, context in
                 try await self.defragment(
@@ -4738,7 +4738,7 @@ extension Etcdserverpb_Maintenance.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Etcdserverpb_Maintenance.Method.Hash.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_HashRequest>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_HashRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_HashResponse>(),
             handler: { request, context in
                 try await self.hash(
@@ -4749,7 +4749,7 @@ extension Etcdserverpb_Maintenance.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Etcdserverpb_Maintenance.Method.HashKV.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_HashKVRequest>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_HashKVRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_HashKVResponse>(),
             handler: { request, context in
                 try await self.hashKV(
@@ -4760,7 +4760,7 @@ extension Etcdserverpb_Maintenance.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Etcdserverpb_Maintenance.Method.Snapshot.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_SnapshotRequest>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_SnapshotRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_SnapshotResponse>(),
             handler: { request, context in
                 try await self.snapshot(
@@ -4771,7 +4771,7 @@ extension Etcdserverpb_Maintenance.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Etcdserverpb_Maintenance.Method.MoveLeader.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_MoveLeaderRequest>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_MoveLeaderRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_MoveLeaderResponse>(),
             handler: { request, context in
                 try await self.moveLeader(
@@ -4782,7 +4782,7 @@ extension Etcdserverpb_Maintenance.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Etcdserverpb_Maintenance.Method.Downgrade.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_DowngradeRequest>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_DowngradeRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_DowngradeResponse>(),
             handler: { request, context in
                 try await self.downgrade(
@@ -5520,7 +5520,7 @@ extension Etcdserverpb_Maintenance.ClientProtocol {
         try await self.alarm(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_AlarmRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_AlarmResponse>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_AlarmResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -5549,7 +5549,7 @@ extension Etcdserverpb_Maintenance.ClientProtocol {
         try await self.status(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_StatusRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_StatusResponse>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_StatusResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -5578,7 +5578,7 @@ extension Etcdserverpb_Maintenance.ClientProtocol {
         try await self.defragment(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_DefragmentRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_DefragmentResponse>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_DefragmentResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -5612,7 +5612,7 @@ extension Etcdserverpb_Maintenance.ClientProtocol {
         try await self.hash(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_HashRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_HashResponse>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_HashResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -5642,7 +5642,7 @@ extension Etcdserverpb_Maintenance.ClientProtocol {
         try await self.hashKV(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_HashKVRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_HashKVResponse>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_HashKVResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -5669,7 +5669,7 @@ extension Etcdserverpb_Maintenance.ClientProtocol {
         try await self.snapshot(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_SnapshotRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_SnapshotResponse>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_SnapshotResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -5698,7 +5698,7 @@ extension Etcdserverpb_Maintenance.ClientProtocol {
         try await self.moveLeader(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_MoveLeaderRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_MoveLeaderResponse>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_MoveLeaderResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -5728,7 +5728,7 @@ extension Etcdserverpb_Maintenance.ClientProtocol {
         try await self.downgrade(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_DowngradeRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_DowngradeResponse>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_DowngradeResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -7228,7 +7228,7 @@ extension Etcdserverpb_Auth.StreamingServiceProtocol {
     public func registerMethods<Transport>(with router: inout GRPCCore.RPCRouter<Transport>) where Transport: GRPCCore.ServerTransport {
         router.registerHandler(
             forMethod: Etcdserverpb_Auth.Method.AuthEnable.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_AuthEnableRequest>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_AuthEnableRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_AuthEnableResponse>(),
             handler: { request, context in
                 try await self.authEnable(
@@ -7239,7 +7239,7 @@ extension Etcdserverpb_Auth.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Etcdserverpb_Auth.Method.AuthDisable.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_AuthDisableRequest>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_AuthDisableRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_AuthDisableResponse>(),
             handler: { request, context in
                 try await self.authDisable(
@@ -7250,7 +7250,7 @@ extension Etcdserverpb_Auth.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Etcdserverpb_Auth.Method.AuthStatus.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_AuthStatusRequest>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_AuthStatusRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_AuthStatusResponse>(),
             handler: { request, context in
                 try await self.authStatus(
@@ -7261,7 +7261,7 @@ extension Etcdserverpb_Auth.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Etcdserverpb_Auth.Method.Authenticate.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_AuthenticateRequest>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_AuthenticateRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_AuthenticateResponse>(),
             handler: { request, context in
                 try await self.authenticate(
@@ -7272,7 +7272,7 @@ extension Etcdserverpb_Auth.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Etcdserverpb_Auth.Method.UserAdd.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_AuthUserAddRequest>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_AuthUserAddRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_AuthUserAddResponse>(),
             handler: { request, context in
                 try await self.userAdd(
@@ -7283,7 +7283,7 @@ extension Etcdserverpb_Auth.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Etcdserverpb_Auth.Method.UserGet.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_AuthUserGetRequest>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_AuthUserGetRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_AuthUserGetResponse>(),
             handler: { request, context in
                 try await self.userGet(
@@ -7294,7 +7294,7 @@ extension Etcdserverpb_Auth.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Etcdserverpb_Auth.Method.UserList.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_AuthUserListRequest>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_AuthUserListRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_AuthUserListResponse>(),
             handler: { request, context in
                 try await self.userList(
@@ -7305,7 +7305,7 @@ extension Etcdserverpb_Auth.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Etcdserverpb_Auth.Method.UserDelete.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_AuthUserDeleteRequest>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_AuthUserDeleteRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_AuthUserDeleteResponse>(),
             handler: { request, context in
                 try await self.userDelete(
@@ -7316,7 +7316,7 @@ extension Etcdserverpb_Auth.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Etcdserverpb_Auth.Method.UserChangePassword.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_AuthUserChangePasswordRequest>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_AuthUserChangePasswordRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_AuthUserChangePasswordResponse>(),
             handler: { request, context in
                 try await self.userChangePassword(
@@ -7327,7 +7327,7 @@ extension Etcdserverpb_Auth.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Etcdserverpb_Auth.Method.UserGrantRole.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_AuthUserGrantRoleRequest>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_AuthUserGrantRoleRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_AuthUserGrantRoleResponse>(),
             handler: { request, context in
                 try await self.userGrantRole(
@@ -7338,7 +7338,7 @@ extension Etcdserverpb_Auth.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Etcdserverpb_Auth.Method.UserRevokeRole.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_AuthUserRevokeRoleRequest>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_AuthUserRevokeRoleRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_AuthUserRevokeRoleResponse>(),
             handler: { request, context in
                 try await self.userRevokeRole(
@@ -7349,7 +7349,7 @@ extension Etcdserverpb_Auth.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Etcdserverpb_Auth.Method.RoleAdd.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_AuthRoleAddRequest>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_AuthRoleAddRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_AuthRoleAddResponse>(),
             handler: { request, context in
                 try await self.roleAdd(
@@ -7360,7 +7360,7 @@ extension Etcdserverpb_Auth.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Etcdserverpb_Auth.Method.RoleGet.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_AuthRoleGetRequest>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_AuthRoleGetRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_AuthRoleGetResponse>(),
             handler: { request, context in
                 try await self.roleGet(
@@ -7371,7 +7371,7 @@ extension Etcdserverpb_Auth.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Etcdserverpb_Auth.Method.RoleList.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_AuthRoleListRequest>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_AuthRoleListRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_AuthRoleListResponse>(),
             handler: { request, context in
                 try await self.roleList(
@@ -7382,7 +7382,7 @@ extension Etcdserverpb_Auth.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Etcdserverpb_Auth.Method.RoleDelete.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_AuthRoleDeleteRequest>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_AuthRoleDeleteRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_AuthRoleDeleteResponse>(),
             handler: { request, context in
                 try await self.roleDelete(
@@ -7393,7 +7393,7 @@ extension Etcdserverpb_Auth.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Etcdserverpb_Auth.Method.RoleGrantPermission.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_AuthRoleGrantPermissionRequest>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_AuthRoleGrantPermissionRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_AuthRoleGrantPermissionResponse>(),
             handler: { request, context in
                 try await self.roleGrantPermission(
@@ -7404,7 +7404,7 @@ extension Etcdserverpb_Auth.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Etcdserverpb_Auth.Method.RoleRevokePermission.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_AuthRoleRevokePermissionRequest>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_AuthRoleRevokePermissionRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_AuthRoleRevokePermissionResponse>(),
             handler: { request, context in
                 try await self.roleRevokePermission(
@@ -8857,7 +8857,7 @@ extension Etcdserverpb_Auth.ClientProtocol {
         try await self.authEnable(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_AuthEnableRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_AuthEnableResponse>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_AuthEnableResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -8886,7 +8886,7 @@ extension Etcdserverpb_Auth.ClientProtocol {
         try await self.authDisable(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_AuthDisableRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_AuthDisableResponse>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_AuthDisableResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -8916,7 +8916,7 @@ extension Etcdserverpb_Auth.ClientProtocol {
         try await self.authStatus(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_AuthStatusRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_AuthStatusResponse>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_AuthStatusResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -8945,7 +8945,7 @@ extension Etcdserverpb_Auth.ClientProtocol {
         try await self.authenticate(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_AuthenticateRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_AuthenticateResponse>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_AuthenticateResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -8974,7 +8974,7 @@ extension Etcdserverpb_Auth.ClientProtocol {
         try await self.userAdd(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_AuthUserAddRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_AuthUserAddResponse>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_AuthUserAddResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -9003,7 +9003,7 @@ extension Etcdserverpb_Auth.ClientProtocol {
         try await self.userGet(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_AuthUserGetRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_AuthUserGetResponse>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_AuthUserGetResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -9032,7 +9032,7 @@ extension Etcdserverpb_Auth.ClientProtocol {
         try await self.userList(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_AuthUserListRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_AuthUserListResponse>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_AuthUserListResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -9061,7 +9061,7 @@ extension Etcdserverpb_Auth.ClientProtocol {
         try await self.userDelete(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_AuthUserDeleteRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_AuthUserDeleteResponse>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_AuthUserDeleteResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -9090,7 +9090,7 @@ extension Etcdserverpb_Auth.ClientProtocol {
         try await self.userChangePassword(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_AuthUserChangePasswordRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_AuthUserChangePasswordResponse>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_AuthUserChangePasswordResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -9119,7 +9119,7 @@ extension Etcdserverpb_Auth.ClientProtocol {
         try await self.userGrantRole(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_AuthUserGrantRoleRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_AuthUserGrantRoleResponse>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_AuthUserGrantRoleResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -9148,7 +9148,7 @@ extension Etcdserverpb_Auth.ClientProtocol {
         try await self.userRevokeRole(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_AuthUserRevokeRoleRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_AuthUserRevokeRoleResponse>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_AuthUserRevokeRoleResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -9177,7 +9177,7 @@ extension Etcdserverpb_Auth.ClientProtocol {
         try await self.roleAdd(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_AuthRoleAddRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_AuthRoleAddResponse>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_AuthRoleAddResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -9206,7 +9206,7 @@ extension Etcdserverpb_Auth.ClientProtocol {
         try await self.roleGet(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_AuthRoleGetRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_AuthRoleGetResponse>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_AuthRoleGetResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -9235,7 +9235,7 @@ extension Etcdserverpb_Auth.ClientProtocol {
         try await self.roleList(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_AuthRoleListRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_AuthRoleListResponse>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_AuthRoleListResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -9264,7 +9264,7 @@ extension Etcdserverpb_Auth.ClientProtocol {
         try await self.roleDelete(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_AuthRoleDeleteRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_AuthRoleDeleteResponse>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_AuthRoleDeleteResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -9293,7 +9293,7 @@ extension Etcdserverpb_Auth.ClientProtocol {
         try await self.roleGrantPermission(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_AuthRoleGrantPermissionRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_AuthRoleGrantPermissionResponse>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_AuthRoleGrantPermissionResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -9322,7 +9322,7 @@ extension Etcdserverpb_Auth.ClientProtocol {
         try await self.roleRevokePermission(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_AuthRoleRevokePermissionRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_AuthRoleRevokePermissionResponse>(),
+            deserializer: EtcdMessageDeserializer<Etcdserverpb_AuthRoleRevokePermissionResponse>(),
             options: options,
             onResponse: handleResponse
         )

@@ -440,7 +440,7 @@ extension V3electionpb_Election.StreamingServiceProtocol {
     public func registerMethods<Transport>(with router: inout GRPCCore.RPCRouter<Transport>) where Transport: GRPCCore.ServerTransport {
         router.registerHandler(
             forMethod: V3electionpb_Election.Method.Campaign.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<V3electionpb_CampaignRequest>(),
+            deserializer: EtcdMessageDeserializer<V3electionpb_CampaignRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<V3electionpb_CampaignResponse>(),
             handler: { request, context in
                 try await self.campaign(
@@ -451,7 +451,7 @@ extension V3electionpb_Election.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: V3electionpb_Election.Method.Proclaim.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<V3electionpb_ProclaimRequest>(),
+            deserializer: EtcdMessageDeserializer<V3electionpb_ProclaimRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<V3electionpb_ProclaimResponse>(),
             handler: { request, context in
                 try await self.proclaim(
@@ -462,7 +462,7 @@ extension V3electionpb_Election.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: V3electionpb_Election.Method.Leader.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<V3electionpb_LeaderRequest>(),
+            deserializer: EtcdMessageDeserializer<V3electionpb_LeaderRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<V3electionpb_LeaderResponse>(),
             handler: { request, context in
                 try await self.leader(
@@ -473,7 +473,7 @@ extension V3electionpb_Election.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: V3electionpb_Election.Method.Observe.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<V3electionpb_LeaderRequest>(),
+            deserializer: EtcdMessageDeserializer<V3electionpb_LeaderRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<V3electionpb_LeaderResponse>(),
             handler: { request, context in
                 try await self.observe(
@@ -484,7 +484,7 @@ extension V3electionpb_Election.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: V3electionpb_Election.Method.Resign.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<V3electionpb_ResignRequest>(),
+            deserializer: EtcdMessageDeserializer<V3electionpb_ResignRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<V3electionpb_ResignResponse>(),
             handler: { request, context in
                 try await self.resign(
@@ -986,7 +986,7 @@ extension V3electionpb_Election.ClientProtocol {
         try await self.campaign(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<V3electionpb_CampaignRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<V3electionpb_CampaignResponse>(),
+            deserializer: EtcdMessageDeserializer<V3electionpb_CampaignResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -1015,7 +1015,7 @@ extension V3electionpb_Election.ClientProtocol {
         try await self.proclaim(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<V3electionpb_ProclaimRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<V3electionpb_ProclaimResponse>(),
+            deserializer: EtcdMessageDeserializer<V3electionpb_ProclaimResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -1044,7 +1044,7 @@ extension V3electionpb_Election.ClientProtocol {
         try await self.leader(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<V3electionpb_LeaderRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<V3electionpb_LeaderResponse>(),
+            deserializer: EtcdMessageDeserializer<V3electionpb_LeaderResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -1072,7 +1072,7 @@ extension V3electionpb_Election.ClientProtocol {
         try await self.observe(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<V3electionpb_LeaderRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<V3electionpb_LeaderResponse>(),
+            deserializer: EtcdMessageDeserializer<V3electionpb_LeaderResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -1102,7 +1102,7 @@ extension V3electionpb_Election.ClientProtocol {
         try await self.resign(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<V3electionpb_ResignRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<V3electionpb_ResignResponse>(),
+            deserializer: EtcdMessageDeserializer<V3electionpb_ResignResponse>(),
             options: options,
             onResponse: handleResponse
         )

@@ -241,7 +241,7 @@ extension V3lockpb_Lock.StreamingServiceProtocol {
     public func registerMethods<Transport>(with router: inout GRPCCore.RPCRouter<Transport>) where Transport: GRPCCore.ServerTransport {
         router.registerHandler(
             forMethod: V3lockpb_Lock.Method.Lock.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<V3lockpb_LockRequest>(),
+            deserializer: EtcdMessageDeserializer<V3lockpb_LockRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<V3lockpb_LockResponse>(),
             handler: { request, context in
                 try await self.lock(
@@ -252,7 +252,7 @@ extension V3lockpb_Lock.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: V3lockpb_Lock.Method.Unlock.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<V3lockpb_UnlockRequest>(),
+            deserializer: EtcdMessageDeserializer<V3lockpb_UnlockRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<V3lockpb_UnlockResponse>(),
             handler: { request, context in
                 try await self.unlock(
@@ -515,7 +515,7 @@ extension V3lockpb_Lock.ClientProtocol {
         try await self.lock(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<V3lockpb_LockRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<V3lockpb_LockResponse>(),
+            deserializer: EtcdMessageDeserializer<V3lockpb_LockResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -546,7 +546,7 @@ extension V3lockpb_Lock.ClientProtocol {
         try await self.unlock(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<V3lockpb_UnlockRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<V3lockpb_UnlockResponse>(),
+            deserializer: EtcdMessageDeserializer<V3lockpb_UnlockResponse>(),
             options: options,
             onResponse: handleResponse
         )
