@@ -26,7 +26,7 @@ final class TemporaryStore {
 
     /// Applies operations as the apply thread does: one LMDB transaction for the whole batch.
     @discardableResult
-    func apply(_ operations: [Operation]) throws -> [OperationResult?] {
+    func apply(_ operations: [MVCC.Operation]) throws -> [OperationResult?] {
         let entries = operations.map { operation in
             defer { nextIndex += 1 }
             return (index: nextIndex, operation: operation)
@@ -38,12 +38,18 @@ final class TemporaryStore {
 func key(_ n: Int) -> [UInt8] { Array("key/\(String(format: "%08d", n))".utf8) }
 let value256 = [UInt8](repeating: 0x61, count: 256)
 
-func put(_ n: Int) -> Operation {
+func put(_ n: Int) -> MVCC.Operation {
     .txn(TxnRequest(success: [.put(PutRequest(key: key(n), value: value256))]))
 }
 
 let benchmarks: @Sendable () -> Void = {
+    // Batch benchmarks time one batch per iteration; read benchmarks time single requests.
     let configuration = Benchmark.Configuration(
+        metrics: [.wallClock, .throughput, .mallocCountTotal],
+        scalingFactor: .one,
+        maxDuration: .seconds(5)
+    )
+    let readConfiguration = Benchmark.Configuration(
         metrics: [.wallClock, .throughput, .mallocCountTotal],
         scalingFactor: .kilo,
         maxDuration: .seconds(5)
@@ -60,7 +66,7 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     // Point reads of existing keys at the current revision.
-    Benchmark("MVCC range (single key)", configuration: configuration) { benchmark in
+    Benchmark("MVCC range (single key)", configuration: readConfiguration) { benchmark in
         let store = try TemporaryStore(preloaded: 10_000)
         var n = 0
         benchmark.startMeasurement()
@@ -71,7 +77,7 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     // Prefix reads returning 100 keys.
-    Benchmark("MVCC range (100 keys)", configuration: configuration) { benchmark in
+    Benchmark("MVCC range (100 keys)", configuration: readConfiguration) { benchmark in
         let store = try TemporaryStore(preloaded: 10_000)
         var n = 0
         benchmark.startMeasurement()
