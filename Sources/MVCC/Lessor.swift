@@ -52,6 +52,10 @@ public final class Lessor: Sendable {
         }
     }
 
-    /// Ids of every lease.
-    public func ids() -> [Int64] { entries.withLock { Array($0.keys) } }
+    /// Ids of every lease, soonest expiry first (the order etcd lists them in).
+    public func ids() -> [Int64] {
+        entries.withLock { entries in
+            entries.sorted { ($0.value.expiry, $0.key) < ($1.value.expiry, $1.key) }.map(\.key)
+        }
+    }
 }

@@ -44,8 +44,9 @@ struct Reader {
 
     /// The store's current revision (1 for an empty store).
     func currentRevision() throws -> Int64 { try metaInt(MetaKey.currentRevision) ?? 1 }
-    /// The revision history was last compacted at (0 if never).
-    func compactRevision() throws -> Int64 { try metaInt(MetaKey.compactRevision) ?? 0 }
+    /// The revision history was last compacted at; -1 if never, as etcd (so compacting at 0 succeeds
+    /// once and HashKV reports -1).
+    func compactRevision() throws -> Int64 { try metaInt(MetaKey.compactRevision) ?? -1 }
 
     /// The latest index entry of `indexKey` at or before revision `main`.
     func latest(indexKey: [UInt8], atOrBefore main: Int64, cursor: Cursor) throws -> IndexEntry? {

@@ -138,7 +138,7 @@ enum FlagError: Error, CustomStringConvertible {
         switch self {
         case .undefined(let name): return "flag provided but not defined: -\(name)"
         case .missingValue(let name): return "flag needs an argument: -\(name)"
-        case .invalidValue(let name, let value): return "invalid value \"\(value)\" for flag -\(name)"
+        case .invalidValue(let name, let value): return "invalid value \"\(value)\" for flag -\(name): parse error"
         case .unexpectedArgument(let argument): return "'\(argument)' is not a valid flag"
         case .help: return ""
         }

@@ -5,7 +5,8 @@ import Testing
     @Test func emptyStoreIsAtRevisionOne() throws {
         let t = try TestStore()
         #expect(t.revision == 1)
-        #expect(t.store.compactRevision == 0)
+        // As etcd: never compacted is -1, so compacting at 0 succeeds once.
+        #expect(t.store.compactRevision == -1)
         #expect(t.store.consistentIndex == 0)
         let all = try t.store.range(RangeRequest(key: [0], rangeEnd: [0]))
         #expect(all.kvs.isEmpty)
@@ -262,7 +263,7 @@ import Testing
 
         // Compacting in the future fails and changes nothing.
         #expect(try t.apply(.compact(revision: 9)) == .failure(.futureRevision))
-        #expect(t.store.compactRevision == 0)
+        #expect(t.store.compactRevision == -1)
 
         let result = try t.apply(.compact(revision: 6))
         #expect(result == .compact(revision: 8))  // compaction does not add a revision
@@ -463,4 +464,14 @@ import Testing
     #expect(results[3] == .failure(.emptyKey))
     #expect(fixture.store.currentRevision == 2)
     #expect(throws: MVCCError.emptyKey) { try fixture.store.range(RangeRequest(key: [])) }
+}
+
+/// etcd starts with compact revision -1: compacting at 0 succeeds once, then is "compacted".
+@Test func compactionAtZeroSucceedsOnce() throws {
+    let t = try TestStore()
+    try t.put("a", "1")
+    #expect(try t.apply(.compact(revision: 0)) == .compact(revision: 2))
+    #expect(t.store.compactRevision == 0)
+    #expect(try t.apply(.compact(revision: 0)) == .failure(.compacted))
+    #expect(try t.store.range(RangeRequest(key: Array("a".utf8))).kvs.count == 1)
 }

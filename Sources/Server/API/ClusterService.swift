@@ -7,7 +7,8 @@ struct ClusterService: Etcdserverpb_Cluster.SimpleServiceProtocol {
 
     func memberList(request: Etcdserverpb_MemberListRequest, context: ServerContext) async throws -> Etcdserverpb_MemberListResponse {
         var response = Etcdserverpb_MemberListResponse()
-        response.header = member.header()
+        // etcd's Cluster service headers carry no revision.
+        response.header = member.header(revision: 0)
         response.members = [member.memberMessage]
         return response
     }

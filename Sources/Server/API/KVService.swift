@@ -107,15 +107,16 @@ enum RequestChecks {
         }
     }
 
-    /// A half-open key interval; an empty `end` is the single key, `[0]` every key from `start`.
+    /// A delete's key interval as etcd's `checkIntervals` sees it: a point for an empty `end`, else
+    /// [start, end) compared as plain strings, so a from-key (`end == [0]`) interval contains nothing
+    /// and never conflicts with a put, exactly as in etcd.
     private struct Interval {
         let start: [UInt8]
         let end: [UInt8]
 
         func contains(_ key: [UInt8]) -> Bool {
             if end.isEmpty { return key == start }
-            if key.lexicographicallyPrecedes(start) { return false }
-            return end == [0] || key.lexicographicallyPrecedes(end)
+            return !key.lexicographicallyPrecedes(start) && key.lexicographicallyPrecedes(end)
         }
     }
 

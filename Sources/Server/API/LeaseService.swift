@@ -82,7 +82,7 @@ struct LeaseService: Etcdserverpb_Lease.SimpleServiceProtocol {
     func leaseLeases(request: Etcdserverpb_LeaseLeasesRequest, context: ServerContext) async throws -> Etcdserverpb_LeaseLeasesResponse {
         var response = Etcdserverpb_LeaseLeasesResponse()
         response.header = member.header()
-        response.leases = member.store.lessor.ids().sorted().map { id in
+        response.leases = member.store.lessor.ids().map { id in
             var status = Etcdserverpb_LeaseStatus()
             status.id = id
             return status

@@ -8,9 +8,9 @@ import MVCC
 struct MaintenanceService: Etcdserverpb_Maintenance.SimpleServiceProtocol {
     let member: Member
 
+    /// As in etcd, the answer has no header.
     func alarm(request: Etcdserverpb_AlarmRequest, context: ServerContext) async throws -> Etcdserverpb_AlarmResponse {
         var response = Etcdserverpb_AlarmResponse()
-        response.header = member.header()
         switch request.action {
         case .activate where request.alarm != .none:
             response.alarms = [member.alarms.activate(memberID: request.memberID, alarm: request.alarm)]
@@ -38,11 +38,9 @@ struct MaintenanceService: Etcdserverpb_Maintenance.SimpleServiceProtocol {
     }
 
     /// LMDB reuses freed pages in place, so there is nothing to defragment while the member runs; the
-    /// request succeeds as etcd's does.
+    /// request succeeds as etcd's does (with no header, as etcd's).
     func defragment(request: Etcdserverpb_DefragmentRequest, context: ServerContext) async throws -> Etcdserverpb_DefragmentResponse {
-        var response = Etcdserverpb_DefragmentResponse()
-        response.header = member.header()
-        return response
+        Etcdserverpb_DefragmentResponse()
     }
 
     func hash(request: Etcdserverpb_HashRequest, context: ServerContext) async throws -> Etcdserverpb_HashResponse {
@@ -65,7 +63,8 @@ struct MaintenanceService: Etcdserverpb_Maintenance.SimpleServiceProtocol {
         }
     }
 
-    /// Streams a consistent copy of the store, then its sha256, as etcd does (clients verify it).
+    /// Streams a consistent copy of the store, then its sha256, as etcd does (clients verify it); like
+    /// etcd's, the messages carry no header.
     func snapshot(
         request: Etcdserverpb_SnapshotRequest,
         response: RPCWriter<Etcdserverpb_SnapshotResponse>,
@@ -89,13 +88,11 @@ struct MaintenanceService: Etcdserverpb_Maintenance.SimpleServiceProtocol {
             hasher.update(data: chunk)
             sent += n
             var message = Etcdserverpb_SnapshotResponse()
-            message.header = member.header()
             message.remainingBytes = UInt64(size - sent)
             message.blob = chunk
             try await response.write(message)
         }
         var trailer = Etcdserverpb_SnapshotResponse()
-        trailer.header = member.header()
         trailer.remainingBytes = 0
         trailer.blob = Data(hasher.finalize())
         try await response.write(trailer)
@@ -105,9 +102,7 @@ struct MaintenanceService: Etcdserverpb_Maintenance.SimpleServiceProtocol {
         guard request.targetID == member.identity.memberID else {
             throw RPCError(code: .notFound, message: "etcdserver: bad leader transferee")
         }
-        var response = Etcdserverpb_MoveLeaderResponse()
-        response.header = member.header()
-        return response
+        return Etcdserverpb_MoveLeaderResponse()
     }
 
     func downgrade(request: Etcdserverpb_DowngradeRequest, context: ServerContext) async throws -> Etcdserverpb_DowngradeResponse {

@@ -64,8 +64,9 @@ struct WatchService: Etcdserverpb_Watch.SimpleServiceProtocol {
             response.header = member.header(revision: revision)
             response.watchID = id
             response.events = events.map(Mvccpb_Event.init)
-        case .compacted(let id, let compactRevision, let revision):
-            response.header = member.header(revision: revision)
+        case .compacted(let id, let compactRevision, _):
+            // etcd's compaction notice carries no revision in its header.
+            response.header = member.header(revision: 0)
             response.watchID = id
             response.compactRevision = compactRevision
             response.canceled = true

@@ -1,0 +1,301 @@
+import Foundation
+import Testing
+
+/// One observation in a scenario: the command (or a description) and what came of it.
+struct Entry {
+    var label: String
+    var text: String
+}
+
+/// A scenario's view of one server: run etcdctl against it, record what it printed.
+final class Session: @unchecked Sendable {
+    let server: ServerProcess
+    let etcdctlPath: String
+    private(set) var entries: [Entry] = []
+    /// Per-server check failures, reported on the test's own task when the scenario ends (issues recorded on
+    /// the worker threads the two sessions run on would not be attributed to the test).
+    private(set) var failures: [(String, SourceLocation)] = []
+    var flavor: Flavor { server.flavor }
+
+    init(server: ServerProcess) throws {
+        self.server = server
+        etcdctlPath = try Binaries.etcdctl()
+    }
+
+    /// etcdctl's own arguments for this server, before the command's.
+    var globalArguments: [String] { ["--endpoints=\(server.clientAddress)"] }
+
+    /// Runs `etcdctl args` (stdin piped when given) and records stdout, the non-log stderr lines, the gRPC
+    /// status codes etcdctl's retry logger reports, and the exit code.
+    @discardableResult
+    func ctl(_ args: [String], stdin: String? = nil, timeout: Double = 20, label: String? = nil) -> CommandResult {
+        let result = ctlUnrecorded(args, stdin: stdin, timeout: timeout)
+        record(label ?? Self.describe(args, stdin: stdin), Self.render(result))
+        return result
+    }
+
+    @discardableResult
+    func ctl(_ args: String..., stdin: String? = nil, timeout: Double = 20) -> CommandResult {
+        ctl(args, stdin: stdin, timeout: timeout)
+    }
+
+    func ctlUnrecorded(_ args: [String], stdin: String? = nil, timeout: Double = 20) -> CommandResult {
+        let started = Date()
+        defer { trace("\(flavor) \(Self.describe(args)) took \(Int(Date().timeIntervalSince(started) * 1000)) ms") }
+        do {
+            return try Subprocess.run(etcdctlPath, globalArguments + args, stdin: stdin,
+                                      environment: childEnvironment(["ETCDCTL_API": "3"]), timeout: timeout)
+        } catch {
+            return CommandResult(stdout: "", stderr: "harness: cannot run etcdctl: \(error)", exitCode: -1, timedOut: false)
+        }
+    }
+
+    /// Starts `etcdctl args` in the background (a watch, a lock holder, a candidate...).
+    func background(_ args: [String]) throws -> Subprocess {
+        try Subprocess(etcdctlPath, globalArguments + args, environment: childEnvironment(["ETCDCTL_API": "3"]))
+    }
+
+    /// Runs `etcdctl watch args` in the background: waits `settle` seconds (so a live watch is in place), runs
+    /// `during`, waits until `events` events were printed (5 s at most) and a little longer (to catch extra or
+    /// duplicate events), stops it and records what it printed (the exit status of a stopped watch is not
+    /// compared).
+    func watch(_ args: [String], events: Int, settle: Double = 0, during: () -> Void = {}) throws {
+        let child = try background(["watch"] + args)
+        if settle > 0 { Thread.sleep(forTimeInterval: settle) }
+        during()
+        let complete = child.waitForStdout(seconds: 5) { countWatchEvents($0) >= events }
+        Thread.sleep(forTimeInterval: 0.3)
+        let result = child.stop()
+        var text = Self.render(result)
+        text = text.replacingOccurrences(of: #"^exit: [^\n]*\n"#, with: "", options: .regularExpression)
+        text += "\n(\(complete ? "all \(events) events arrived" : "only \(countWatchEvents(result.stdout)) of \(events) events arrived in 5 s"))"
+        record(Self.describe(["watch"] + args) + " [background, until \(events) events]", text)
+    }
+
+    /// Records an arbitrary observation; it is compared between the two servers like command output.
+    func record(_ label: String, _ text: String) {
+        entries.append(Entry(label: label, text: text))
+    }
+
+    /// The whole keyspace with revisions, as JSON (not recorded).
+    func dump() -> String {
+        let result = ctlUnrecorded(["get", "", "--prefix", "-w", "json"])
+        return "exit \(result.exitCode)\n" + result.stdout.replacingOccurrences(
+            of: #""raft_term":\d+"#, with: "", options: .regularExpression)
+    }
+
+    /// Checks (on this server alone) that the keyspace is what `before` recorded, revision included, and
+    /// that the server still answers.
+    func expectUnchanged(since before: String, after what: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        let now = dump()
+        let same = now == before
+        record("keyspace unchanged and server answering after \(what)", same ? "yes" : "NO")
+        if !same {
+            fail("\(flavor): keyspace changed (or server stopped answering) after \(what)\nbefore: \(before)\nafter:  \(now)",
+                 sourceLocation: sourceLocation)
+        }
+    }
+
+    /// Records a failure of a check made on this server alone.
+    func fail(_ message: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        failures.append((message, sourceLocation))
+    }
+
+    static func describe(_ args: [String], stdin: String? = nil) -> String {
+        let quoted = args.map { arg -> String in
+            if arg.isEmpty { return "\"\"" }
+            if arg.count > 60 { return "<\(arg.count)-byte argument \(arg.prefix(12))...>" }
+            if arg.contains(where: { " \"'()$*<>|".contains($0) }) { return "'\(arg)'" }
+            return arg
+        }
+        var label = "etcdctl " + quoted.joined(separator: " ")
+        if let stdin { label += " <<< " + stdin.debugDescription }
+        return label
+    }
+
+    static func render(_ result: CommandResult) -> String {
+        var lines = ["exit: \(result.exitCode)\(result.timedOut ? " (timed out, stopped by the harness)" : "")"]
+        lines.append("stdout:")
+        lines.append(result.stdout)
+        let (stderr, codes) = splitStderr(result.stderr)
+        if !stderr.isEmpty {
+            lines.append("stderr:")
+            lines.append(stderr)
+        }
+        if !codes.isEmpty {
+            lines.append("grpc status:")
+            lines.append(contentsOf: codes)
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// stderr without etcdctl's JSON log lines (timestamps, client ids), and the distinct
+    /// `code = X desc = Y` pairs those lines report.
+    static func splitStderr(_ stderr: String) -> (String, [String]) {
+        var kept: [String] = []
+        var codes: [String] = []
+        let codePattern = try! NSRegularExpression(pattern: #"rpc error: code = (\w+) desc = ((?:[^"\\]|\\.)*)"#)
+        for line in stderr.split(separator: "\n", omittingEmptySubsequences: false) {
+            let line = String(line)
+            if line.hasPrefix("{\"level\":") {
+                let ns = line as NSString
+                for match in codePattern.matches(in: line, range: NSRange(location: 0, length: ns.length)) {
+                    let code = "code = \(ns.substring(with: match.range(at: 1))) desc = \(ns.substring(with: match.range(at: 2)))"
+                    if !codes.contains(code) { codes.append(code) }
+                }
+            } else {
+                kept.append(line)
+            }
+        }
+        while kept.last == "" { kept.removeLast() }
+        return (kept.joined(separator: "\n"), codes)
+    }
+}
+
+/// Options both servers of a scenario are started with.
+struct ScenarioOptions {
+    var serverArguments: [String] = []
+}
+
+/// Runs `body` against a real etcd and against setcd (both started the same way, fresh data dirs, free ports)
+/// and records an issue for every step whose normalised output differs, showing etcd's and setcd's output.
+func differential(
+    _ options: ScenarioOptions = .init(),
+    sourceLocation: SourceLocation = #_sourceLocation,
+    _ body: @Sendable (Session) throws -> Void
+) throws {
+    let etcd = try ServerProcess(.etcd, extraArguments: options.serverArguments)
+    let setcd = try ServerProcess(.setcd, extraArguments: options.serverArguments)
+    defer {
+        trace("stopping servers")
+        DispatchQueue.concurrentPerform(iterations: 2) { [etcd, setcd] index in
+            (index == 0 ? etcd : setcd).cleanUp()
+        }
+        trace("stopped servers")
+    }
+    // Start both at once: start-up is most of a scenario's time.
+    let group = DispatchGroup()
+    let errors = ErrorBox()
+    for server in [etcd, setcd] {
+        group.enter()
+        DispatchQueue.global().async {
+            do { try server.start() } catch { errors.append("\(server.flavor): \(error)") }
+            group.leave()
+        }
+    }
+    group.wait()
+    trace("servers started")
+    if !errors.all.isEmpty {
+        throw HarnessError("server start-up failed:\n" + errors.all.joined(separator: "\n"))
+    }
+
+    // Run the scenario against both servers at once (each against its own server, so they cannot interfere).
+    let sessions = [try Session(server: etcd), try Session(server: setcd)]
+    // concurrentPerform returns when both are done, so `body` need not escape.
+    let box = UncheckedBox(sessions)
+    DispatchQueue.concurrentPerform(iterations: box.value.count) { index in
+        let session = box.value[index]
+        do {
+            try body(session)
+        } catch {
+            session.record("scenario aborted", "\(error)")
+            session.fail("\(session.flavor): scenario aborted: \(error)", sourceLocation: sourceLocation)
+        }
+    }
+
+    var transcripts: [[Entry]] = []
+    for session in sessions {
+        let server = session.server
+        for (message, location) in session.failures {
+            Issue.record(Comment(rawValue: message), sourceLocation: location)
+        }
+        if !server.isRunning {
+            Issue.record("\(server.flavor) is no longer running at the end of the scenario:\n\(server.logTail())",
+                         sourceLocation: sourceLocation)
+        }
+        // Labels and outputs share one id map (a lease id in a label is the one granted in an output).
+        let normalized = Normalizer(server: server).normalize(session.entries.flatMap { [$0.label, $0.text] })
+        transcripts.append(stride(from: 0, to: normalized.count, by: 2).map {
+            Entry(label: normalized[$0], text: normalized[$0 + 1])
+        })
+    }
+    if ProcessInfo.processInfo.environment["E2E_DUMP"] != nil {
+        for (flavor, transcript) in zip(["etcd", "setcd"], transcripts) {
+            let text = transcript.enumerated().map { "## \($0.offset + 1) \($0.element.label)\n\($0.element.text)" }
+            FileHandle.standardError.write(Data("=== \(flavor) transcript\n\(text.joined(separator: "\n"))\n".utf8))
+        }
+    }
+    compareTranscripts(expected: transcripts[0], actual: transcripts[1], sourceLocation: sourceLocation)
+}
+
+/// One issue per differing step: "etcd printed this, setcd printed that", with the first differing line marked.
+func compareTranscripts(expected: [Entry], actual: [Entry], sourceLocation: SourceLocation) {
+    if expected.count != actual.count {
+        Issue.record("the scenario recorded \(expected.count) steps against etcd but \(actual.count) against setcd",
+                     sourceLocation: sourceLocation)
+    }
+    for (index, (e, a)) in zip(expected, actual).enumerated() where e.text != a.text || e.label != a.label {
+        Issue.record(Comment(rawValue: diffReport(step: index + 1, expected: e, actual: a)), sourceLocation: sourceLocation)
+    }
+}
+
+func diffReport(step: Int, expected e: Entry, actual a: Entry) -> String {
+    let el = e.text.split(separator: "\n", omittingEmptySubsequences: false)
+    let al = a.text.split(separator: "\n", omittingEmptySubsequences: false)
+    var firstDiff = 0
+    while firstDiff < min(el.count, al.count) && el[firstDiff] == al[firstDiff] { firstDiff += 1 }
+    func indent(_ lines: [Substring]) -> String {
+        lines.enumerated().map { (i, line) in (i == firstDiff ? "  ▶ " : "    ") + line }.joined(separator: "\n")
+    }
+    var report = "setcd differs from etcd at step \(step): \(e.label)\n"
+    if e.label != a.label { report += "(setcd step label: \(a.label))\n" }
+    report += "--- etcd:\n\(indent(el))\n+++ setcd:\n\(indent(al))"
+    return report
+}
+
+/// Hands a non-Sendable value to another thread when we know only that thread uses it meanwhile.
+struct UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
+
+final class ErrorBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var errors: [String] = []
+    func append(_ error: String) {
+        lock.lock()
+        errors.append(error)
+        lock.unlock()
+    }
+    var all: [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return errors
+    }
+}
+
+/// Lines of stdin (an etcdctl txn script: compares, blank line, success ops, blank line, failure ops, blank line).
+func lines(_ lines: String...) -> String {
+    lines.joined(separator: "\n") + "\n"
+}
+
+func lines(_ lines: [String]) -> String {
+    lines.joined(separator: "\n") + "\n"
+}
+
+/// Progress lines on stderr when E2E_TRACE is set.
+func trace(_ message: @autoclosure () -> String) {
+    if ProcessInfo.processInfo.environment["E2E_TRACE"] != nil {
+        FileHandle.standardError.write(Data("[e2e \(Date().timeIntervalSince1970)] \(message())\n".utf8))
+    }
+}
+
+/// Events in `etcdctl watch` output, in any of its formats.
+func countWatchEvents(_ output: String) -> Int {
+    var count = 0
+    for line in output.split(separator: "\n") {
+        if line == "PUT" || line == "DELETE" || line.hasPrefix("\"Type\" : ") { count += 1 }
+        if line.hasPrefix("{") { count += line.components(separatedBy: "\"kv\":{").count - 1 }
+    }
+    return count
+}
