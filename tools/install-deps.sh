@@ -7,7 +7,7 @@ set -euo pipefail
 
 packages=(liblmdb-dev zlib1g-dev pkg-config)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(etcd-server etcd-client)
+  packages+=(etcd-server etcd-client curl)
 fi
 
 missing=()
