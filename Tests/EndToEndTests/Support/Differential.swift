@@ -155,6 +155,8 @@ final class Session: @unchecked Sendable {
 /// Options both servers of a scenario are started with.
 struct ScenarioOptions {
     var serverArguments: [String] = []
+    /// Configure both servers through `ETCD_*` environment variables instead of command-line flags.
+    var configureByEnvironment = false
 }
 
 /// Runs `body` against a real etcd and against setcd (both started the same way, fresh data dirs, free ports)
@@ -164,8 +166,8 @@ func differential(
     sourceLocation: SourceLocation = #_sourceLocation,
     _ body: @Sendable (Session) throws -> Void
 ) throws {
-    let etcd = try ServerProcess(.etcd, extraArguments: options.serverArguments)
-    let setcd = try ServerProcess(.setcd, extraArguments: options.serverArguments)
+    let etcd = try ServerProcess(.etcd, extraArguments: options.serverArguments, byEnvironment: options.configureByEnvironment)
+    let setcd = try ServerProcess(.setcd, extraArguments: options.serverArguments, byEnvironment: options.configureByEnvironment)
     defer {
         trace("stopping servers")
         DispatchQueue.concurrentPerform(iterations: 2) { [etcd, setcd] index in

@@ -29,6 +29,8 @@ final class ServerProcess: @unchecked Sendable {
     private(set) var peerPort = 0
     private(set) var arguments: [String] = []
     let extraArguments: [String]
+    /// Pass the configuration as `ETCD_*` environment variables (`--data-dir x` → `ETCD_DATA_DIR=x`).
+    let byEnvironment: Bool
     private var process: Subprocess?
     /// Kills the server if this test process dies without stopping it (crash, ^C, a closed pipe): a shell
     /// blocked reading a pipe only we hold open, which then runs `kill -9 <server pid>`.
@@ -38,8 +40,9 @@ final class ServerProcess: @unchecked Sendable {
     var clientAddress: String { "127.0.0.1:\(clientPort)" }
     var peerAddress: String { "127.0.0.1:\(peerPort)" }
 
-    init(_ flavor: Flavor, extraArguments: [String] = []) throws {
+    init(_ flavor: Flavor, extraArguments: [String] = [], byEnvironment: Bool = false) throws {
         self.flavor = flavor
+        self.byEnvironment = byEnvironment
         binary = try flavor == .etcd ? Binaries.etcd() : Binaries.setcd()
         self.extraArguments = extraArguments
         root = NSTemporaryDirectory().appending("/e2e-\(flavor.rawValue)-\(UUID().uuidString.prefix(8))")
@@ -70,8 +73,18 @@ final class ServerProcess: @unchecked Sendable {
         restarts += 1
         let log = restarts == 1 ? logFile : logFile + ".\(restarts)"
         dismissGuardian()
+        var commandLine = arguments
+        var environment: [String: String] = [:]
+        if byEnvironment {
+            // Every flag here has a value: "--flag value" pairs become ETCD_FLAG=value.
+            for index in stride(from: 0, to: arguments.count - 1, by: 2) {
+                let name = arguments[index].drop { $0 == "-" }.uppercased().replacingOccurrences(of: "-", with: "_")
+                environment["ETCD_" + name] = arguments[index + 1]
+            }
+            commandLine = []
+        }
         let server = try Subprocess.retryingBusy {
-            try Subprocess(binary, arguments, environment: childEnvironment(), logFile: log)
+            try Subprocess(binary, commandLine, environment: childEnvironment(environment), logFile: log)
         }
         process = server
         guardian = try? Subprocess("/bin/sh", ["-c", "read -r _; kill -9 \(server.pid) 2>/dev/null"], holdStdin: true)
