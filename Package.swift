@@ -53,6 +53,14 @@ let package = Package(
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
         .testTarget(name: "WALTests", dependencies: ["WAL"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "LMDB"]),
+        .testTarget(
+            name: "ServerTests",
+            dependencies: [
+                "Server",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "EndToEndTests", dependencies: ["setcd"]),
     ]
 )
