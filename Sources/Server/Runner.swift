@@ -2,13 +2,15 @@ import EtcdProto
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
+import NIOCore
+import NIOPosix
 
 /// Runs a member and serves etcd's v3 API on every `--listen-client-urls` address until cancelled.
 public enum ServerRunner {
     /// Opens the member, binds the client URLs, calls `ready` with the bound addresses, and serves until
     /// the surrounding task is cancelled; then stops the member, letting queued writes finish.
     public static func run(config: ServerConfig, logger: Logger, ready: @Sendable ([String]) -> Void = { _ in }) async throws {
-        let endpoints = try config.listenClientURLs.map(ListenURL.init(parsing:))
+        let listenURLs = try config.listenClientURLs.map(ListenURL.init(parsing:))
         let member = try Member(config: config, logger: logger)
         defer { member.stop() }
         let services: [any RegistrableRPCService] = [
@@ -20,18 +22,21 @@ public enum ServerRunner {
             LockService(member: member),
             ElectionService(member: member),
         ]
-        var transportConfig = HTTP2ServerTransport.Posix.Config.defaults
+        var transportConfig = HTTP2ServerTransport.Custom<ClientListenerFactory>.Config.defaults
         // etcd accepts messages up to --max-request-bytes plus 512 KiB of gRPC overhead; requests past
         // --max-request-bytes get etcd's "request is too large" from the API layer.
         transportConfig.rpc.maxRequestPayloadSize = config.maxRequestBytes + 512 * 1024
         // Measured (NOTES.md): coalescing flushes only adds latency for sequential clients.
         transportConfig.connection.flushCoalescing = nil
-        let servers = endpoints.map { endpoint in
-            GRPCServer(
-                transport: .http2NIOPosix(address: endpoint.address, transportSecurity: .plaintext, config: transportConfig),
-                services: services
+        // gRPC and plain HTTP (/health, /version, /metrics) share each client URL, as in etcd.
+        let endpoints = HTTPEndpoints(member: member)
+        let transports = try listenURLs.map { url in
+            HTTP2ServerTransport.Custom(
+                listenerFactory: ClientListenerFactory(address: try url.nioAddress, endpoints: endpoints, eventLoopGroup: MultiThreadedEventLoopGroup.singleton),
+                config: transportConfig
             )
         }
+        let servers = transports.map { GRPCServer(transport: $0, services: services) }
         try await withThrowingDiscardingTaskGroup { group in
             for server in servers {
                 group.addTask {
@@ -45,9 +50,9 @@ public enum ServerRunner {
             group.addTask { await member.runLeaseExpiry() }
             group.addTask { await member.runAutoCompaction() }
             var bound: [String] = []
-            for (server, endpoint) in zip(servers, endpoints) {
-                guard let address = try await server.listeningAddress else { continue }
-                bound.append(endpoint.describe(address))
+            for (transport, url) in zip(transports, listenURLs) {
+                guard let address = await transport.listeningAddress else { continue }
+                bound.append(url.describe(address))
             }
             logger.info("serving client requests", metadata: ["urls": "\(bound)", "data-dir": "\(config.resolvedDataDir)"])
             ready(bound)
@@ -63,8 +68,14 @@ public enum ServerRunner {
 
 /// A parsed `http://host:port` listen URL.
 struct ListenURL {
-    let address: GRPCNIOTransportCore.SocketAddress
+    let host: String
+    let port: Int
     let scheme: String
+
+    /// The address to bind.
+    var nioAddress: NIOCore.SocketAddress {
+        get throws { try NIOCore.SocketAddress(ipAddress: host, port: port) }
+    }
 
     init(parsing url: String) throws {
         guard let schemeEnd = url.range(of: "://") else { throw ConfigError("invalid URL \"\(url)\": missing scheme") }
@@ -86,11 +97,8 @@ struct ListenURL {
             throw ConfigError("URL address does not have the form \"host:port\": \(url)")
         }
         guard let portNumber = Int(port), (0...65535).contains(portNumber) else { throw ConfigError("invalid port in URL \"\(url)\"") }
-        if host.contains(":") {
-            address = .ipv6(host: String(host), port: portNumber)
-        } else {
-            address = .ipv4(host: host == "localhost" ? "127.0.0.1" : String(host), port: portNumber)
-        }
+        self.host = host == "localhost" ? "127.0.0.1" : String(host)
+        self.port = portNumber
     }
 
     func describe(_ bound: GRPCNIOTransportCore.SocketAddress) -> String {

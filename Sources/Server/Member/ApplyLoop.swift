@@ -29,6 +29,7 @@ final class ApplyLoop: @unchecked Sendable {
     private let memberID: UInt64
     private let releaseEvery: Int
     private var entriesSinceRelease = 0
+    private let metrics: MemberMetrics
     private let logger: Logger
     private var thread: Thread?
     private let finished = DispatchSemaphore(value: 0)
@@ -37,12 +38,13 @@ final class ApplyLoop: @unchecked Sendable {
     static let maxBatch = 4096
 
     /// Replays the WAL entries after the store's consistent index, then is ready to `start()`.
-    init(wal: WriteAheadLog, contents: WALContents, store: MVCCStore, term: UInt64, memberID: UInt64, releaseEvery: Int, logger: Logger) throws {
+    init(wal: WriteAheadLog, contents: WALContents, store: MVCCStore, term: UInt64, memberID: UInt64, releaseEvery: Int, metrics: MemberMetrics, logger: Logger) throws {
         self.wal = wal
         self.store = store
         self.term = term
         self.memberID = memberID
         self.releaseEvery = max(releaseEvery, 1)
+        self.metrics = metrics
         self.logger = logger
         let applied = store.consistentIndex
         let replay = contents.entries.filter { $0.index > applied }
@@ -122,8 +124,12 @@ final class ApplyLoop: @unchecked Sendable {
             entries.append(WALEntry(term: term, index: firstIndex + UInt64(offset), data: item.data))
         }
         let lastIndex = firstIndex + UInt64(batch.count) - 1
+        let clock = ContinuousClock()
         do {
+            let started = clock.now
             try wal.save(entries: entries, hardState: WALHardState(term: term, vote: memberID, commit: lastIndex))
+            metrics.walFsync.record(clock.now - started)
+            metrics.proposalsCommitted.increment(by: Int64(batch.count))
         } catch {
             // etcd panics here too: a member that cannot persist its log must not acknowledge anything.
             logger.critical("failed to save WAL entries", metadata: ["error": "\(error)"])
@@ -131,7 +137,10 @@ final class ApplyLoop: @unchecked Sendable {
         }
         let results: [OperationResult?]
         do {
+            let started = clock.now
             results = try store.apply(entries.indices.map { (index: entries[$0].index, operation: batch[$0].operation) })
+            metrics.backendCommit.record(clock.now - started)
+            metrics.proposalsApplied.increment(by: Int64(batch.count))
         } catch {
             logger.critical("failed to apply entries", metadata: ["error": "\(error)"])
             fatalError("setcd: apply failed: \(error)")

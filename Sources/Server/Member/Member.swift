@@ -13,6 +13,7 @@ public final class Member: Sendable {
     let applyLoop: ApplyLoop
     let term: UInt64
     let alarms = Alarms()
+    let metrics = MemberMetrics()
     let logger: Logger
     /// The etcd version this member reports (Kubernetes enables features by it).
     static let version = "3.5.17"
@@ -45,7 +46,7 @@ public final class Member: Sendable {
         // A restart is a new term, as a new election would make it.
         term = (contents.hardState?.term ?? 1) + 1
         applyLoop = try ApplyLoop(wal: wal, contents: contents, store: store, term: term, memberID: identity.memberID,
-                                  releaseEvery: config.snapshotCount, logger: logger)
+                                  releaseEvery: config.snapshotCount, metrics: metrics, logger: logger)
         applyLoop.start()
     }
 
@@ -73,6 +74,7 @@ public final class Member: Sendable {
         if data.count > config.maxRequestBytes { throw EtcdError.requestTooLarge }
         let result = try await applyLoop.propose(proposal, encoded: data)
         if case .failure(let error) = result {
+            metrics.proposalsFailed.increment()
             if error == .noSpace { raiseNoSpace() }
             throw EtcdError.from(error)
         }
@@ -85,6 +87,14 @@ public final class Member: Sendable {
             logger.warning("backend quota exceeded; raising NOSPACE alarm", metadata: ["quota": "\(config.resolvedQuota)"])
             alarms.activate(memberID: identity.memberID, alarm: .nospace)
         }
+    }
+
+    /// The member's metrics in Prometheus' text format.
+    func metricsExposition() -> [UInt8] {
+        let sizes = store.sizes()
+        return metrics.exposition(store: .init(
+            hasLeader: true, isLeader: true, totalBytes: sizes.total, inUseBytes: sizes.inUse,
+            revision: store.currentRevision, compactRevision: store.compactRevision))
     }
 
     /// This member as etcd's Member message.
