@@ -7,21 +7,33 @@ import WAL
 /// fdatasync per batch, then applied to the store in one LMDB transaction, and only then answered.
 ///
 /// This is the propose → commit → apply path that Raft will drive: a lone member commits an entry as
-/// soon as it is durable in its own log. One dedicated thread runs it, so LMDB write transactions never
-/// leave that thread and the WAL is touched by nothing else.
+/// soon as it is durable in its own log. Two dedicated threads form a pipeline: the WAL thread appends
+/// and syncs batch N+1 while the apply thread commits batch N to LMDB (each commit is an fdatasync of
+/// its own), so the two syncs overlap instead of adding up. The apply thread merges every batch that
+/// became durable meanwhile into one LMDB transaction. LMDB write transactions never leave the apply
+/// thread and the WAL is touched by nothing but the WAL thread.
 final class ApplyLoop: @unchecked Sendable {
-    // @unchecked Sendable: `pending` and `stopped` are only touched with `condition` locked; `wal`,
-    // `nextIndex` and `entriesSinceRelease` only on the loop thread after `start()` (before it, only by
-    // `init`).
+    // @unchecked Sendable: `pending` and `stopped` are only touched with `proposals` locked; `durable`
+    // and `walFinished` only with `durableCondition` locked; `wal`, `nextIndex` and
+    // `entriesSinceRelease` only on the WAL thread after `start()` (before it, only by `init`).
     private struct Pending {
         let data: [UInt8]
         let operation: MVCC.Operation
         let continuation: CheckedContinuation<OperationResult, any Error>
     }
 
-    private let condition = NSCondition()
+    /// Entries that are durable in the WAL and wait to be applied.
+    private struct DurableBatch {
+        let items: [Pending]
+        let firstIndex: UInt64
+    }
+
+    private let proposals = NSCondition()
     private var pending: [Pending] = []
     private var stopped = false
+    private let durableCondition = NSCondition()
+    private var durable: [DurableBatch] = []
+    private var walFinished = false
     private let wal: WriteAheadLog
     private let store: MVCCStore
     private var nextIndex: UInt64
@@ -31,10 +43,10 @@ final class ApplyLoop: @unchecked Sendable {
     private var entriesSinceRelease = 0
     private let metrics: MemberMetrics
     private let logger: Logger
-    private var thread: Thread?
+    private var started = false
     private let finished = DispatchSemaphore(value: 0)
 
-    /// The largest batch appended and applied at once.
+    /// The largest batch appended to the WAL at once.
     static let maxBatch = 4096
 
     /// Replays the WAL entries after the store's consistent index, then is ready to `start()`.
@@ -60,64 +72,76 @@ final class ApplyLoop: @unchecked Sendable {
 
     /// The index of the last entry appended.
     var lastIndex: UInt64 {
-        condition.lock()
-        defer { condition.unlock() }
+        proposals.lock()
+        defer { proposals.unlock() }
         return nextIndex - 1
     }
 
     func start() {
-        let thread = Thread { [self] in run() }
-        thread.name = "setcd-apply"
-        thread.start()
-        self.thread = thread
+        started = true
+        let walThread = Thread { [self] in runWAL() }
+        walThread.name = "setcd-wal"
+        walThread.start()
+        let applyThread = Thread { [self] in runApply() }
+        applyThread.name = "setcd-apply"
+        applyThread.start()
     }
 
     /// Proposes a write (already encoded as its log entry) and waits until it is durable and applied.
     func propose(_ proposal: Proposal, encoded data: [UInt8]) async throws -> OperationResult {
         let operation = proposal.operation
         return try await withCheckedThrowingContinuation { continuation in
-            condition.lock()
+            proposals.lock()
             if stopped {
-                condition.unlock()
+                proposals.unlock()
                 continuation.resume(throwing: MemberStoppedError())
                 return
             }
             pending.append(Pending(data: data, operation: operation, continuation: continuation))
-            condition.signal()
-            condition.unlock()
+            proposals.signal()
+            proposals.unlock()
         }
     }
 
-    /// Stops taking proposals, finishes those queued, and waits for the thread to end.
+    /// Stops taking proposals, finishes those queued, and waits for both threads to end.
     func stop() {
-        condition.lock()
+        proposals.lock()
         let wasRunning = !stopped
         stopped = true
-        condition.signal()
-        condition.unlock()
-        if wasRunning && thread != nil { finished.wait() }
+        proposals.signal()
+        proposals.unlock()
+        if wasRunning && started {
+            finished.wait()
+            finished.wait()
+        }
         wal.close()
     }
 
-    private func run() {
+    // MARK: - WAL thread
+
+    private func runWAL() {
         while true {
-            condition.lock()
-            while pending.isEmpty && !stopped { condition.wait() }
+            proposals.lock()
+            while pending.isEmpty && !stopped { proposals.wait() }
             if pending.isEmpty {
-                condition.unlock()
-                finished.signal()
-                return
+                proposals.unlock()
+                break
             }
             let batch = Array(pending.prefix(Self.maxBatch))
             pending.removeFirst(batch.count)
             let first = nextIndex
             nextIndex += UInt64(batch.count)
-            condition.unlock()
-            process(batch, firstIndex: first)
+            proposals.unlock()
+            append(batch, firstIndex: first)
         }
+        durableCondition.lock()
+        walFinished = true
+        durableCondition.signal()
+        durableCondition.unlock()
+        finished.signal()
     }
 
-    private func process(_ batch: [Pending], firstIndex: UInt64) {
+    private func append(_ batch: [Pending], firstIndex: UInt64) {
         var entries: [WALEntry] = []
         entries.reserveCapacity(batch.count)
         for (offset, item) in batch.enumerated() {
@@ -135,27 +159,70 @@ final class ApplyLoop: @unchecked Sendable {
             logger.critical("failed to save WAL entries", metadata: ["error": "\(error)"])
             fatalError("setcd: WAL write failed: \(error)")
         }
+        durableCondition.lock()
+        durable.append(DurableBatch(items: batch, firstIndex: firstIndex))
+        durableCondition.signal()
+        durableCondition.unlock()
+        entriesSinceRelease += batch.count
+        if entriesSinceRelease >= releaseEvery {
+            entriesSinceRelease = 0
+            releaseSegments()
+        }
+    }
+
+    /// Deletes WAL segments whose entries LMDB holds durably: the applied index is read before the
+    /// LMDB sync, so every entry up to it is on disk when the segments go.
+    private func releaseSegments() {
+        do {
+            let applied = store.consistentIndex
+            try store.sync()
+            try wal.releaseSegments(upTo: applied)
+        } catch {
+            logger.warning("failed to release WAL segments", metadata: ["error": "\(error)"])
+        }
+    }
+
+    // MARK: - Apply thread
+
+    private func runApply() {
+        while true {
+            durableCondition.lock()
+            while durable.isEmpty && !walFinished { durableCondition.wait() }
+            if durable.isEmpty {
+                durableCondition.unlock()
+                break
+            }
+            let batches = durable
+            durable.removeAll(keepingCapacity: true)
+            durableCondition.unlock()
+            apply(batches)
+        }
+        finished.signal()
+    }
+
+    private func apply(_ batches: [DurableBatch]) {
+        var entries: [(index: UInt64, operation: MVCC.Operation)] = []
+        for batch in batches {
+            for (offset, item) in batch.items.enumerated() {
+                entries.append((batch.firstIndex + UInt64(offset), item.operation))
+            }
+        }
         let results: [OperationResult?]
         do {
+            let clock = ContinuousClock()
             let started = clock.now
-            results = try store.apply(entries.indices.map { (index: entries[$0].index, operation: batch[$0].operation) })
+            results = try store.apply(entries)
             metrics.backendCommit.record(clock.now - started)
-            metrics.proposalsApplied.increment(by: Int64(batch.count))
+            metrics.proposalsApplied.increment(by: Int64(entries.count))
         } catch {
             logger.critical("failed to apply entries", metadata: ["error": "\(error)"])
             fatalError("setcd: apply failed: \(error)")
         }
-        for (item, result) in zip(batch, results) {
-            item.continuation.resume(returning: result ?? .noop(revision: store.currentRevision))
-        }
-        entriesSinceRelease += batch.count
-        if entriesSinceRelease >= releaseEvery {
-            entriesSinceRelease = 0
-            do {
-                try store.sync()
-                try wal.releaseSegments(upTo: store.consistentIndex)
-            } catch {
-                logger.warning("failed to release WAL segments", metadata: ["error": "\(error)"])
+        var offset = 0
+        for batch in batches {
+            for item in batch.items {
+                item.continuation.resume(returning: results[offset] ?? .noop(revision: store.currentRevision))
+                offset += 1
             }
         }
     }
