@@ -39,19 +39,8 @@ struct ElectionService: V3electionpb_Election.SimpleServiceProtocol {
     /// Sets the leader's value if `key` still has the create revision it was elected with.
     private func proclaim(key: [UInt8], createRevision: Int64, lease: Int64, value: [UInt8]) async throws {
         var txn = Etcdserverpb_TxnRequest()
-        var compare = Etcdserverpb_Compare()
-        compare.key = Data(key)
-        compare.target = .create
-        compare.result = .equal
-        compare.createRevision = createRevision
-        txn.compare = [compare]
-        var put = Etcdserverpb_PutRequest()
-        put.key = Data(key)
-        put.value = Data(value)
-        put.lease = lease
-        var op = Etcdserverpb_RequestOp()
-        op.requestPut = put
-        txn.success = [op]
+        txn.compare = [.createRevision(of: key, equals: createRevision)]
+        txn.success = [.put(key, value: value, lease: lease)]
         guard case .txn(let result) = try await member.propose(.txn(txn)) else { throw EtcdError.corrupt }
         if !result.succeeded { throw Self.notLeader }
     }
@@ -114,18 +103,10 @@ struct ElectionService: V3electionpb_Election.SimpleServiceProtocol {
     func resign(request: V3electionpb_ResignRequest, context: ServerContext) async throws -> V3electionpb_ResignResponse {
         try await withEtcdErrors {
             guard request.hasLeader else { throw Self.missingLeaderKey }
+            let key = [UInt8](request.leader.key)
             var txn = Etcdserverpb_TxnRequest()
-            var compare = Etcdserverpb_Compare()
-            compare.key = request.leader.key
-            compare.target = .create
-            compare.result = .equal
-            compare.createRevision = request.leader.rev
-            txn.compare = [compare]
-            var delete = Etcdserverpb_DeleteRangeRequest()
-            delete.key = request.leader.key
-            var op = Etcdserverpb_RequestOp()
-            op.requestDeleteRange = delete
-            txn.success = [op]
+            txn.compare = [.createRevision(of: key, equals: request.leader.rev)]
+            txn.success = [.delete(key)]
             _ = try await member.propose(.txn(txn))
             var response = V3electionpb_ResignResponse()
             response.header = member.header()

@@ -12,24 +12,9 @@ struct Recipes {
     /// state if it already existed.
     func createOrGet(key: [UInt8], value: [UInt8], lease: Int64) async throws -> (createRevision: Int64, existing: MVCC.KeyValue?) {
         var txn = Etcdserverpb_TxnRequest()
-        var compare = Etcdserverpb_Compare()
-        compare.key = Data(key)
-        compare.target = .create
-        compare.result = .equal
-        compare.createRevision = 0
-        txn.compare = [compare]
-        var put = Etcdserverpb_PutRequest()
-        put.key = Data(key)
-        put.value = Data(value)
-        put.lease = lease
-        var putOp = Etcdserverpb_RequestOp()
-        putOp.requestPut = put
-        txn.success = [putOp]
-        var get = Etcdserverpb_RangeRequest()
-        get.key = Data(key)
-        var getOp = Etcdserverpb_RequestOp()
-        getOp.requestRange = get
-        txn.failure = [getOp]
+        txn.compare = [.createRevision(of: key, equals: 0)]
+        txn.success = [.put(key, value: value, lease: lease)]
+        txn.failure = [.get(key)]
         guard case .txn(let result) = try await member.propose(.txn(txn)) else { throw EtcdError.corrupt }
         if result.succeeded { return (result.revision, nil) }
         guard case .range(let range)? = result.responses.first, let kv = range.kvs.first else {
@@ -93,4 +78,46 @@ func prefixEnd(_ prefix: [UInt8]) -> [UInt8] {
         end.removeLast()
     }
     return [0]
+}
+
+// Builders for the requests the recipes send.
+
+extension Etcdserverpb_Compare {
+    /// `create_revision(key) == revision` (0: the key does not exist).
+    static func createRevision(of key: [UInt8], equals revision: Int64) -> Self {
+        var compare = Etcdserverpb_Compare()
+        compare.key = Data(key)
+        compare.target = .create
+        compare.result = .equal
+        compare.createRevision = revision
+        return compare
+    }
+}
+
+extension Etcdserverpb_RequestOp {
+    static func put(_ key: [UInt8], value: [UInt8], lease: Int64) -> Self {
+        var put = Etcdserverpb_PutRequest()
+        put.key = Data(key)
+        put.value = Data(value)
+        put.lease = lease
+        var op = Etcdserverpb_RequestOp()
+        op.requestPut = put
+        return op
+    }
+
+    static func get(_ key: [UInt8]) -> Self {
+        var range = Etcdserverpb_RangeRequest()
+        range.key = Data(key)
+        var op = Etcdserverpb_RequestOp()
+        op.requestRange = range
+        return op
+    }
+
+    static func delete(_ key: [UInt8]) -> Self {
+        var delete = Etcdserverpb_DeleteRangeRequest()
+        delete.key = Data(key)
+        var op = Etcdserverpb_RequestOp()
+        op.requestDeleteRange = delete
+        return op
+    }
 }
