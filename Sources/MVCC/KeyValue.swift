@@ -23,6 +23,7 @@ public struct KeyValue: Sendable, Equatable {
 
 /// One change to a key, as delivered to watchers.
 public struct Event: Sendable, Equatable {
+    /// Whether the change wrote or deleted the key.
     public enum Kind: Sendable { case put, delete }
     public var kind: Kind
     /// For a put, the new state; for a delete, only `key` and `modRevision` are set.

@@ -1,6 +1,8 @@
 /// A read of a key or key range at one revision (etcd's RangeRequest, minus transport concerns).
 public struct RangeRequest: Sendable, Equatable {
+    /// Order of the result (`none`: by key, unless another target asks for ascending).
     public enum SortOrder: Sendable { case none, ascend, descend }
+    /// The field the result is sorted by.
     public enum SortTarget: Sendable { case key, version, create, mod, value }
 
     public var key: [UInt8]
@@ -80,6 +82,7 @@ public struct DeleteRangeResult: Sendable, Equatable {
 
 /// One guard of a transaction (etcd's Compare).
 public struct Compare: Sendable, Equatable {
+    /// How the key's field must relate to the operand.
     public enum Result: Sendable { case equal, greater, less, notEqual }
     /// What is compared, with the operand.
     public enum Target: Sendable, Equatable {
