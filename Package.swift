@@ -24,6 +24,8 @@ let package = Package(
         .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "LMDB", dependencies: ["CLMDB"]),
+        // Raft imports only the Swift standard library (DESIGN.md §3, §5).
+        .target(name: "Raft"),
         .target(name: "WAL", dependencies: ["CZlib"]),
         .target(name: "MVCC", dependencies: ["LMDB"]),
         .target(
@@ -54,6 +56,7 @@ let package = Package(
         ),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
         .testTarget(name: "WALTests", dependencies: ["WAL"]),
+        .testTarget(name: "RaftTests", dependencies: ["Raft"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "LMDB"]),
         .testTarget(
             name: "ServerTests",
