@@ -23,8 +23,9 @@ final class Inbox: Sendable {
     }
 }
 
-/// Two real transports on loopback ports.
-@Suite struct PeerTransportTests {
+/// Two real transports on loopback ports. A hang (a connection or sender that never ends) fails the
+/// test after the time limit instead of stalling the run.
+@Suite(.timeLimit(.minutes(1))) struct PeerTransportTests {
     private func configuration(_ id: UInt64, cluster: UInt64 = 42) -> PeerTransport.Configuration {
         var configuration = PeerTransport.Configuration(clusterID: cluster, localID: id)
         configuration.minimumBackoff = .milliseconds(10)
@@ -78,7 +79,17 @@ final class Inbox: Sendable {
             // Same port, new process-equivalent: the sender must find it again on its own.
             let secondInbox = Inbox()
             let second = PeerTransport(configuration: configuration(2), handler: secondInbox.handler)
-            _ = try await second.bind(host: "127.0.0.1", port: port)
+            // The first listener closes asynchronously: retry the bind briefly.
+            var bound = false
+            for _ in 0..<100 where !bound {
+                do {
+                    _ = try await second.bind(host: "127.0.0.1", port: port)
+                    bound = true
+                } catch {
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+            }
+            try #require(bound)
             group.addTask { try await second.run() }
             let delivered = await secondInbox.wait(seconds: 15) { inbox in
                 sender.send([2], to: 2)

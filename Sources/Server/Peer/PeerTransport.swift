@@ -44,8 +44,8 @@ public final class PeerTransport: Sendable {
     private let handler: Handler
     private let senders = Mutex<[UInt64: [PeerSender]]>([:])
     private let listener = Mutex<Listener?>(nil)
-    /// Open inbound connections, closed by `shutdown()`.
-    private let inbound = Mutex<[ObjectIdentifier: any Channel]>([:])
+    /// Open inbound connections, closed by `shutdown()`; once shut down, new ones close at once.
+    private let inbound = Mutex<(closed: Bool, channels: [ObjectIdentifier: any Channel])>((false, [:]))
     private let commands: AsyncStream<Command>
     private let commandSink: AsyncStream<Command>.Continuation
 
@@ -135,14 +135,26 @@ public final class PeerTransport: Sendable {
         for sender in all { sender.stop() }
         commandSink.finish()
         listener.withLock { $0?.channel.close(promise: nil) }
-        for connection in inbound.withLock({ Array($0.values) }) { connection.close(promise: nil) }
+        let open = inbound.withLock { inbound in
+            inbound.closed = true
+            return Array(inbound.channels.values)
+        }
+        for connection in open { connection.close(promise: nil) }
     }
 
     /// Reads one inbound connection: a hello from a member of this cluster, then payloads.
     private func serve(_ connection: NIOAsyncChannel<PeerFrame, Never>) async {
         let key = ObjectIdentifier(connection.channel)
-        inbound.withLock { $0[key] = connection.channel }
-        defer { _ = inbound.withLock { $0.removeValue(forKey: key) } }
+        let accepted = inbound.withLock { inbound in
+            if !inbound.closed { inbound.channels[key] = connection.channel }
+            return !inbound.closed
+        }
+        guard accepted else {
+            // Accepted while shutting down: `shutdown()` has already closed the others.
+            try? await connection.channel.close()
+            return
+        }
+        defer { _ = inbound.withLock { $0.channels.removeValue(forKey: key) } }
         try? await connection.executeThenClose { frames, _ in
             var frames = frames.makeAsyncIterator()
             guard case .hello(let clusterID, let from, let channel)? = try await frames.next(),
@@ -211,14 +223,19 @@ final class PeerSender: Sendable {
                 return state.queue
             }
             if let batch { return batch.isEmpty ? nil : batch }
-            await withCheckedContinuation { continuation in
-                state.withLock { state in
-                    if state.stopped || !state.queue.isEmpty {
-                        continuation.resume()
-                    } else {
-                        state.waiter = continuation
+            // A cancelled sender stops, so the wait below always ends.
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { continuation in
+                    state.withLock { state in
+                        if state.stopped || !state.queue.isEmpty {
+                            continuation.resume()
+                        } else {
+                            state.waiter = continuation
+                        }
                     }
                 }
+            } onCancel: {
+                stop()
             }
         }
     }
