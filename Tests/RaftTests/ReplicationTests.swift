@@ -159,6 +159,22 @@ import Testing
         #expect(net[1].values == [value(7)])
     }
 
+    @Test func duplicatedOldAppendDoesNotTruncateAcknowledgedEntries() throws {
+        let net = TestNetwork(voters: [1, 2, 3])
+        net.campaign(1)
+        // Nothing commits: the entries on 2 are acknowledged but not yet committed.
+        net.filter = { $0.type != .appResp }
+        try net.propose(1, 1)
+        let first = net.sent.last { $0.type == .app && $0.to == 2 && !$0.entries.isEmpty }!
+        try net.propose(1, 2)
+        let last = net[2].status.lastIndex
+        // The network delivers the first append again, late.
+        try net[2].raft.step(first)
+        net.stabilize()
+        #expect(net[2].status.lastIndex == last, "entries after a matching append are kept (paper §5.3 step 3)")
+        #expect(net[2].persistedEntries.last?.data == value(2))
+    }
+
     @Test func staleAppendResponsesAreHarmless() throws {
         let net = TestNetwork(voters: [1, 2, 3])
         net.campaign(1)

@@ -20,12 +20,9 @@ enum CrashReporter {
         p.initialize(repeating: sigaction(), count: 32)
         return p
     }()
-    nonisolated(unsafe) static var installed = false
-
-    /// Installs the handler once (called before any batch starts).
-    static func install() {
-        guard !installed else { return }
-        installed = true
+    /// Installs the handler once per process (a `static let` initializer runs exactly once, even
+    /// when several batches start at the same time).
+    static let install: Void = {
         for sig in signals {
             var action = sigaction()
             #if canImport(Glibc)
@@ -37,12 +34,12 @@ enum CrashReporter {
             action.sa_flags = 0
             sigaction(sig, &action, previous + Int(sig))
         }
-    }
+    }()
 
     private static func report(_ sig: Int32) {
         for i in 0..<slots where running[i] != UInt64.max {
             let seed = running[i]
-            let line = "\nRaft simulation crashed while running seed \(seed). Rerun it with:\n  RAFT_SEED=\(seed) swift test --filter RaftTests\n\n"
+            let line = "\nRaft simulation crashed; seed \(seed) was running. Rerun it with:\n  RAFT_SEED=\(seed) swift test --filter RaftTests\n\n"
             _ = line.withCString { write(2, $0, strlen($0)) }
         }
         // Restore the previous handler (the backtracer) and return: the trapping instruction runs

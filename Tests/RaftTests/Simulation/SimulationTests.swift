@@ -43,7 +43,7 @@ import Testing
 
     @Test(arguments: 0..<batches)
     func seededRuns(batch: Int) {
-        CrashReporter.install()
+        _ = CrashReporter.install
         if let seed = Self.singleSeed {
             guard batch == 0 else { return }
             CrashReporter.setRunning(slot: batch, seed: seed)
