@@ -23,6 +23,9 @@ public struct EnvironmentOptions: Sendable {
     public var noMetaSync: Bool = true
     /// Skip all fsyncs (`MDB_NOSYNC`). Only for tests and benchmarks of the engine itself.
     public var noSync: Bool = false
+    /// Open an existing file for reading only (`MDB_RDONLY`), without a lock file (`MDB_NOLOCK`): for a
+    /// file that no process writes while it is open, such as a snapshot received from another member.
+    public var readOnly: Bool = false
 
     public init() {}
 }
@@ -40,6 +43,7 @@ public final class Environment: @unchecked Sendable {
     let env: OpaquePointer
     private let resizeLock: UnsafeMutablePointer<pthread_rwlock_t>
     private var mapSize: Int
+    private let readOnly: Bool
     /// The largest size the memory map may grow to.
     public let maxMapSize: Int
     /// The path of the data file.
@@ -52,6 +56,7 @@ public final class Environment: @unchecked Sendable {
         guard let env = envPointer else { throw LMDBError(code: ENOMEM) }
         self.env = env
         self.path = path
+        self.readOnly = options.readOnly
         self.maxMapSize = max(options.maxMapSize, 1 << 20)
         self.mapSize = min(max(options.initialMapSize, 1 << 20), self.maxMapSize)
         self.resizeLock = .allocate(capacity: 1)
@@ -63,6 +68,7 @@ public final class Environment: @unchecked Sendable {
             var flags = UInt32(MDB_NOSUBDIR | MDB_NOTLS | MDB_NORDAHEAD)
             if options.noMetaSync { flags |= UInt32(MDB_NOMETASYNC) }
             if options.noSync { flags |= UInt32(MDB_NOSYNC) }
+            if options.readOnly { flags |= UInt32(MDB_RDONLY | MDB_NOLOCK) }
             try LMDBError.check(mdb_env_open(env, path, flags, 0o600))
             // An existing file may be larger than the requested initial map: LMDB adopts its size.
             var info = MDB_envinfo()
@@ -83,14 +89,32 @@ public final class Environment: @unchecked Sendable {
     }
 
     /// Opens (creating if missing) a named database. `dupSort` allows several sorted values per key.
+    /// In a `readOnly` environment the database must exist, else this throws `LMDBError.notFound`.
     public func openDatabase(_ name: String, dupSort: Bool = false) throws -> Database {
-        try write { txn in
-            var dbi: MDB_dbi = 0
-            var flags = UInt32(MDB_CREATE)
-            if dupSort { flags |= UInt32(MDB_DUPSORT) }
-            try LMDBError.check(mdb_dbi_open(txn.txn, name, flags, &dbi))
-            return Database(dbi: dbi)
+        let flags = dupSort ? UInt32(MDB_DUPSORT) : 0
+        guard readOnly else {
+            return try write { txn in try Self.open(name, flags: flags | UInt32(MDB_CREATE), in: txn.txn) }
         }
+        // A handle opened in a read transaction outlives it only if the transaction commits.
+        pthread_rwlock_rdlock(resizeLock)
+        defer { pthread_rwlock_unlock(resizeLock) }
+        var txn: OpaquePointer?
+        try LMDBError.check(mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn))
+        let database: Database
+        do {
+            database = try Self.open(name, flags: flags, in: txn!)
+        } catch {
+            mdb_txn_abort(txn)
+            throw error
+        }
+        try LMDBError.check(mdb_txn_commit(txn))
+        return database
+    }
+
+    private static func open(_ name: String, flags: UInt32, in txn: OpaquePointer) throws -> Database {
+        var dbi: MDB_dbi = 0
+        try LMDBError.check(mdb_dbi_open(txn, name, flags, &dbi))
+        return Database(dbi: dbi)
     }
 
     /// Runs `body` in a read-only transaction. The transaction and every value read through it are valid

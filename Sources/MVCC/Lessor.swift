@@ -11,8 +11,19 @@ public final class Lessor: Sendable {
     private let entries: Mutex<[Int64: Entry]>
 
     init(leases: [Lease]) {
+        entries = Mutex(Self.fresh(leases))
+    }
+
+    /// `leases`, each with its full TTL from now.
+    private static func fresh(_ leases: [Lease]) -> [Int64: Entry] {
         let now = ContinuousClock.now
-        entries = Mutex(Dictionary(uniqueKeysWithValues: leases.map { ($0.id, Entry(ttl: $0.ttl, expiry: now + .seconds($0.ttl))) }))
+        return Dictionary(uniqueKeysWithValues: leases.map { ($0.id, Entry(ttl: $0.ttl, expiry: now + .seconds($0.ttl))) })
+    }
+
+    /// Replaces every lease with `leases`, each with its full TTL (after a snapshot is restored).
+    func replaceAll(_ leases: [Lease]) {
+        let entries = Self.fresh(leases)
+        self.entries.withLock { $0 = entries }
     }
 
     func granted(_ lease: Lease) {
@@ -33,6 +44,14 @@ public final class Lessor: Sendable {
             entry.expiry = now + .seconds(entry.ttl)
             entries[id] = entry
             return entry.ttl
+        }
+    }
+
+    /// Gives every lease its full TTL plus `extend` from `now` (etcd's Promote): a member that becomes
+    /// leader expires no lease before its clients have had the time to renew with it.
+    public func promote(extend: Duration, now: ContinuousClock.Instant = .now) {
+        entries.withLock { entries in
+            entries = entries.mapValues { Entry(ttl: $0.ttl, expiry: now + .seconds($0.ttl) + extend) }
         }
     }
 

@@ -14,14 +14,27 @@ struct Schema {
     let leases: Database
     /// lease id → index keys attached to it (dupsort).
     let leaseKeys: Database
+    /// key → value: records of the cluster (members), written by `Operation.clusterRecord`.
+    let cluster: Database
+    /// Every database above, with the name and flag it is opened with (for restoring a snapshot).
+    let all: [(name: String, dupSort: Bool, database: Database)]
 
     init(env: Environment) throws {
-        history = try env.openDatabase("history")
-        index = try env.openDatabase("index", dupSort: true)
-        longKeys = try env.openDatabase("longkeys")
-        meta = try env.openDatabase("meta")
-        leases = try env.openDatabase("leases")
-        leaseKeys = try env.openDatabase("leasekeys", dupSort: true)
+        var all: [(name: String, dupSort: Bool, database: Database)] = []
+        func open(_ name: String, dupSort: Bool = false) throws -> Database {
+            let database = try env.openDatabase(name, dupSort: dupSort)
+            all.append((name, dupSort, database))
+            return database
+        }
+        // A file written before a database existed gets it, empty, when opened.
+        history = try open("history")
+        index = try open("index", dupSort: true)
+        longKeys = try open("longkeys")
+        meta = try open("meta")
+        leases = try open("leases")
+        leaseKeys = try open("leasekeys", dupSort: true)
+        cluster = try open("cluster")
+        self.all = all
     }
 }
 
@@ -209,6 +222,19 @@ extension Compare {
         case .notEqual: return order != 0
         case .greater: return order > 0
         case .less: return order < 0
+        }
+    }
+}
+
+extension ReadTransaction {
+    /// Calls `body` with every entry of `db` in order (each value of each key, for `dupSort`), one at a
+    /// time, so that a large database is never held in memory.
+    func forEachEntry(in db: Database, _ body: (Entry) throws -> Void) throws {
+        let cursor = try cursor(db)
+        var entry = try cursor.first()
+        while let e = entry {
+            try body(e)
+            entry = try cursor.next()
         }
     }
 }

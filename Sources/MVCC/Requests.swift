@@ -173,6 +173,9 @@ public enum Operation: Sendable, Equatable {
     case leaseRevoke(id: Int64)
     /// An entry that changes nothing in the key space (e.g. a membership or alarm record).
     case noop
+    /// Stores (or, with a nil value, deletes) a cluster record, such as a member, atomically with the
+    /// applied index; it changes no revision. The key is 1 to 511 bytes.
+    case clusterRecord(key: [UInt8], value: [UInt8]?)
 }
 
 /// The result of applying an `Operation`.

@@ -15,7 +15,8 @@ public struct StoreOptions: Sendable {
     public init() {}
 }
 
-/// The versioned key space of one member: revisions, history, compaction, leases — on one LMDB file.
+/// The versioned key space of one member: revisions, history, compaction, leases, cluster records — on
+/// one LMDB file.
 ///
 /// Reads may run on any thread, each in a short LMDB read transaction. Writes come only through
 /// `apply`, called by the member's single apply thread with committed log entries in index order; the
@@ -48,22 +49,22 @@ public final class MVCCStore: Sendable {
         self.env = env
         self.schema = schema
         self.options = options
-        let (loaded, leases) = try env.read { txn in
-            let reader = Reader(txn: txn, schema: schema)
-            let index = try txn.get(schema.meta, MetaKey.consistentIndex).map { $0.readBigEndian(at: 0) } ?? 0
-            let state = State(consistentIndex: index, revision: try reader.currentRevision(), compactRevision: try reader.compactRevision())
-            var leases: [Lease] = []
-            let cursor = try txn.cursor(schema.leases)
-            var entry = try cursor.first()
-            while let e = entry {
-                leases.append(Lease(id: Int64(bitPattern: e.key.readBigEndian(at: 0)), ttl: Int64(bitPattern: e.value.readBigEndian(at: 0))))
-                entry = try cursor.next()
-            }
-            return (state, leases)
-        }
+        let (loaded, leases) = try env.read { txn in try Self.load(txn, schema: schema) }
         state = Mutex(loaded)
         watchHub = WatchHub(revision: loaded.revision)
         lessor = Lessor(leases: leases)
+    }
+
+    /// The in-memory state and the leases recorded in the file.
+    private static func load(_ txn: ReadTransaction, schema: Schema) throws -> (State, [Lease]) {
+        let reader = Reader(txn: txn, schema: schema)
+        let index = try txn.get(schema.meta, MetaKey.consistentIndex).map { $0.readBigEndian(at: 0) } ?? 0
+        let state = State(consistentIndex: index, revision: try reader.currentRevision(), compactRevision: try reader.compactRevision())
+        var leases: [Lease] = []
+        try txn.forEachEntry(in: schema.leases) { e in
+            leases.append(Lease(id: Int64(bitPattern: e.key.readBigEndian(at: 0)), ttl: Int64(bitPattern: e.value.readBigEndian(at: 0))))
+        }
+        return (state, leases)
     }
 
     /// The index of the last log entry applied.
@@ -168,6 +169,45 @@ public final class MVCCStore: Sendable {
         return outcome.results
     }
 
+    /// Replaces the whole store with the snapshot at `path`, a file written by `copy(toDescriptor:)` on
+    /// another member, in one LMDB transaction (so a crash leaves either store whole); then takes its
+    /// applied index, revisions and leases (each with its full TTL). Watchers behind the snapshot's
+    /// revision catch up from its history, or learn that it was compacted. Only the apply thread calls
+    /// this. Throws `noSpace` if the old and new contents together do not fit in the map.
+    public func restore(fromSnapshotAt path: String) throws {
+        let loaded: State
+        let leases: [Lease]
+        do {
+            var options = EnvironmentOptions()
+            options.readOnly = true
+            let snapshot = try Environment(path: path, options: options)
+            // A snapshot written before a database existed lacks it: the database becomes empty.
+            let sources = try schema.all.map { db -> Database? in
+                do {
+                    return try snapshot.openDatabase(db.name, dupSort: db.dupSort)
+                } catch let error as LMDBError where error == .notFound {
+                    return nil
+                }
+            }
+            (loaded, leases) = try env.write { txn in
+                try snapshot.read { source in
+                    for (db, sourceDB) in zip(schema.all, sources) {
+                        try txn.clear(db.database)
+                        guard let sourceDB else { continue }
+                        // In key order: appending fills pages; a dupSort key's values need a plain put.
+                        try source.forEachEntry(in: sourceDB) { e in try txn.put(db.database, e.key, e.value, append: !db.dupSort) }
+                    }
+                }
+                return try Self.load(txn, schema: schema)
+            }
+        } catch let error as LMDBError {
+            throw error == .mapFull ? MVCCError.noSpace : MVCCError.storage(error)
+        }
+        state.withLock { $0 = loaded }
+        lessor.replaceAll(leases)
+        watchHub.restored(revision: loaded.revision)
+    }
+
     /// Opens a stream of watches on this store (one per client watch stream).
     public func openWatchStream(limits: WatchStream.Limits = .init()) -> WatchStream {
         let stream = WatchStream(store: self, limits: limits)
@@ -177,6 +217,17 @@ public final class MVCCStore: Sendable {
 
     /// Reads history for a catching-up watcher (see `WatchStream`).
     func readHistory<T>(_ body: (Reader) throws -> T) throws -> T { try read(body) }
+
+    // MARK: - Cluster
+
+    /// Every cluster record (see `Operation.clusterRecord`), in key order.
+    public func clusterRecords() throws -> [(key: [UInt8], value: [UInt8])] {
+        try read { reader in
+            var records: [(key: [UInt8], value: [UInt8])] = []
+            try reader.txn.forEachEntry(in: schema.cluster) { records.append(($0.key, $0.value)) }
+            return records
+        }
+    }
 
     // MARK: - Leases
 
@@ -225,8 +276,7 @@ public final class MVCCStore: Sendable {
     /// file (whose freed pages LMDB reuses) does not.
     public func sizes() -> (inUse: Int, total: Int) {
         let info = env.info()
-        let databases = [schema.history, schema.index, schema.longKeys, schema.meta, schema.leases, schema.leaseKeys]
-        let pages = databases.reduce(2) { total, db in total + ((try? env.stat(db).pages) ?? 0) }
+        let pages = schema.all.reduce(2) { total, db in total + ((try? env.stat(db.database).pages) ?? 0) }
         return (pages * info.pageSize, max(info.usedBytes, fileSize()))
     }
 

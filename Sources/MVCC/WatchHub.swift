@@ -40,6 +40,17 @@ public final class WatchHub: Sendable {
         }
     }
 
+    /// Moves to `revision` after a snapshot replaced the store: no events are known, so every stream
+    /// catches up from the new history.
+    func restored(revision: Int64) {
+        state.withLock { state in
+            state.revision = revision
+            for stream in state.streams.values {
+                stream.restored(revision: revision)
+            }
+        }
+    }
+
     /// The number of open streams.
     public var streamCount: Int { state.withLock { $0.streams.count } }
 }

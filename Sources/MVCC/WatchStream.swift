@@ -54,7 +54,7 @@ public enum WatchCreateError: Error, Sendable, Equatable {
 /// *unsynced*: the hub stops queueing for them, and `next()` later catches them up from LMDB history,
 /// chunk by chunk, until they reach the hub's revision again. So a slow client never blocks the apply
 /// thread or other streams, and its memory stays bounded. A watch created at a past revision starts
-/// unsynced the same way.
+/// unsynced the same way, and so does every watcher behind the revision of a restored snapshot.
 public final class WatchStream: Sendable {
     /// Bounds on what a stream holds in memory.
     public struct Limits: Sendable {
@@ -217,6 +217,20 @@ public final class WatchStream: Sendable {
                     state.enqueue(.events(watchID: id, events: delivered, revision: revision))
                     watcher.nextRevision = revision + 1
                 }
+                state.watchers[id] = watcher
+            }
+            state.wake()
+        }
+    }
+
+    /// Called by the hub (under its lock) once a snapshot replaced the store at `revision`: each synced
+    /// watcher that has not reached it becomes unsynced, to read the revisions it missed from the
+    /// snapshot's history (or to learn that they were compacted).
+    func restored(revision: Int64) {
+        state.withLock { state in
+            state.revision = revision
+            for (id, var watcher) in state.watchers where watcher.synced && watcher.nextRevision <= revision {
+                watcher.synced = false
                 state.watchers[id] = watcher
             }
             state.wake()

@@ -48,6 +48,13 @@ struct Writer {
                 return .leaseRevoke(revision: revision)
             case .noop:
                 return .noop(revision: revision)
+            case .clusterRecord(let key, let value):
+                if let value {
+                    try txn.put(schema.cluster, key, value)
+                } else {
+                    try txn.delete(schema.cluster, key)
+                }
+                return .noop(revision: revision)
             }
         } catch let error as MVCCError {
             return .failure(error)
