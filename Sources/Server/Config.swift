@@ -25,6 +25,8 @@ public struct ServerConfig: Sendable {
     /// Milliseconds.
     public var electionTimeout = 1000
     public var snapshotCount = 10_000
+    /// Entries kept after a snapshot so slow followers can catch up without one.
+    public var snapshotCatchupEntries = 5_000
 
     public init() {}
 
@@ -33,6 +35,10 @@ public struct ServerConfig: Sendable {
 
     /// The backend quota in bytes.
     public var resolvedQuota: Int { quotaBackendBytes > 0 ? Int(quotaBackendBytes) : 2 << 30 }
+
+    /// How long a request waits for its proposal to apply (etcd's `ReqTimeout`: 5 s plus two election
+    /// timeouts).
+    public var requestTimeout: Duration { .seconds(5) + .milliseconds(2 * electionTimeout) }
 
     /// etcd's minimum lease TTL: 1.5 election timeouts, rounded up to whole seconds.
     public var minLeaseTTL: Int64 { Int64((electionTimeout * 3 / 2 + 999) / 1000) }

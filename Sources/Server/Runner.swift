@@ -5,14 +5,22 @@ import Logging
 import NIOCore
 import NIOPosix
 
-/// Runs a member and serves etcd's v3 API on every `--listen-client-urls` address until cancelled.
+/// Runs a member: serves etcd's v3 API on every `--listen-client-urls` address and talks to its peers
+/// on `--listen-peer-urls`, until cancelled.
 public enum ServerRunner {
-    /// Opens the member, binds the client URLs, calls `ready` with the bound addresses, and serves until
-    /// the surrounding task is cancelled; then stops the member, letting queued writes finish.
+    /// Opens the member, binds the peer and client URLs, calls `ready` with the bound client addresses,
+    /// and serves until the surrounding task is cancelled (or the member is removed from its cluster);
+    /// then stops the member.
     public static func run(config: ServerConfig, logger: Logger, ready: @Sendable ([String]) -> Void = { _ in }) async throws {
         let listenURLs = try config.listenClientURLs.map(ListenURL.init(parsing:))
-        let member = try Member(config: config, logger: logger)
+        let peerURLs = try config.listenPeerURLs.map(ListenURL.init(parsing:))
+        guard let peerURL = peerURLs.first else { throw ConfigError("--listen-peer-urls is empty") }
+        if peerURLs.count > 1 { logger.warning("only the first --listen-peer-urls address is served", metadata: ["url": "\(config.listenPeerURLs[0])"]) }
+        let member = try await Member(config: config, logger: logger)
         defer { member.stop() }
+        member.transport.answerMembersRequests { member.membersReply() }
+        let peerPort = try await member.transport.bind(host: peerURL.host, port: peerURL.port)
+        logger.info("serving peer traffic", metadata: ["url": "\(peerURL.scheme)://\(peerURL.host):\(peerPort)", "member-id": "\(String(member.identity.memberID, radix: 16))"])
         let services: [any RegistrableRPCService] = [
             KVService(member: member),
             WatchService(member: member),
@@ -36,7 +44,7 @@ public enum ServerRunner {
                 config: transportConfig
             )
         }
-        let servers = transports.map { GRPCServer(transport: $0, services: services) }
+        let servers = transports.map { GRPCServer(transport: $0, services: services, interceptors: [HasLeaderInterceptor(member: member)]) }
         try await withThrowingDiscardingTaskGroup { group in
             for server in servers {
                 group.addTask {
@@ -47,6 +55,13 @@ public enum ServerRunner {
                     }
                 }
             }
+            group.addTask { try await member.transport.run() }
+            group.addTask {
+                for await _ in member.removed {
+                    throw ConfigError("the member has been permanently removed from the cluster")
+                }
+            }
+            group.addTask { await member.runPublishAttributes() }
             group.addTask { await member.runLeaseExpiry() }
             group.addTask { await member.runAutoCompaction() }
             var bound: [String] = []
@@ -61,8 +76,26 @@ public enum ServerRunner {
                 while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
             } onCancel: {
                 for server in servers { server.beginGracefulShutdown() }
+                member.transport.shutdown()
             }
         }
+    }
+}
+
+/// Answers "etcdserver: no leader" to requests that carry etcd's `hasleader` metadata while this
+/// member knows no leader (clientv3's `WithRequireLeader`, used by watches that must not hang).
+struct HasLeaderInterceptor: ServerInterceptor {
+    let member: Member
+
+    func intercept<Input: Sendable, Output: Sendable>(
+        request: StreamingServerRequest<Input>,
+        context: ServerContext,
+        next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws -> StreamingServerResponse<Output>
+    ) async throws -> StreamingServerResponse<Output> {
+        if !member.hasLeader, request.metadata[stringValues: "hasleader"].contains(where: { $0 == "true" }) {
+            throw EtcdError.noLeader
+        }
+        return try await next(request, context)
     }
 }
 

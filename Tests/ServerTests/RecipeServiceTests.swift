@@ -10,11 +10,11 @@ final class MemberFixture: Sendable {
     let directory: String
     let member: Member
 
-    init() throws {
+    init() async throws {
         directory = NSTemporaryDirectory() + "setcd-member-" + UUID().uuidString
         var config = ServerConfig()
         config.dataDir = directory
-        member = try Member(config: config, logger: Logger(label: "test"))
+        member = try await Member(config: config, logger: Logger(label: "test"))
     }
 
     deinit {
@@ -37,7 +37,7 @@ final class MemberFixture: Sendable {
 /// The server-side v3lock and v3election recipes (etcdctl's lock and elect run their own, client-side).
 @Suite struct RecipeServiceTests {
     @Test func lockExcludesUntilUnlocked() async throws {
-        let fixture = try MemberFixture()
+        let fixture = try await MemberFixture()
         let locks = LockService(member: fixture.member)
         let (first, second) = (try await fixture.grantLease(), try await fixture.grantLease())
         var request = V3lockpb_LockRequest()
@@ -61,7 +61,7 @@ final class MemberFixture: Sendable {
     }
 
     @Test func electionCampaignProclaimLeaderResign() async throws {
-        let fixture = try MemberFixture()
+        let fixture = try await MemberFixture()
         let elections = ElectionService(member: fixture.member)
         let (a, b) = (try await fixture.grantLease(), try await fixture.grantLease())
         var campaign = V3electionpb_CampaignRequest()

@@ -85,6 +85,18 @@ extension Etcdserverpb_TxnRequest {
             }
         }
     }
+
+    /// Whether every range in a read-only transaction (nested ones included) asks for a serializable
+    /// read; otherwise the transaction is read linearizably, as in etcd.
+    var serializable: Bool {
+        (success + failure).allSatisfy { op in
+            switch op.request {
+            case .requestRange(let range): return range.serializable
+            case .requestTxn(let inner): return inner.serializable
+            case .requestPut, .requestDeleteRange, nil: return true
+            }
+        }
+    }
 }
 
 extension Etcdserverpb_RequestOp {

@@ -2,14 +2,15 @@ import EtcdProto
 import GRPCCore
 import MVCC
 
-/// etcd's KV service: ranges are read from the store directly (a lone member's applied state is its
-/// committed state), writes go through the member's write path.
+/// etcd's KV service: writes go through Raft; a linearizable read (the default) first waits for a
+/// read index (thesis §6.4), a serializable one reads this member's applied state at once.
 struct KVService: Etcdserverpb_KV.SimpleServiceProtocol {
     let member: Member
 
     func range(request: Etcdserverpb_RangeRequest, context: ServerContext) async throws -> Etcdserverpb_RangeResponse {
         try await withEtcdErrors {
             try RequestChecks.range(request)
+            if !request.serializable { try await member.linearizableReadBarrier() }
             let result = try member.store.range(request.model)
             return Etcdserverpb_RangeResponse(result, header: member.header(revision: result.revision))
         }
@@ -47,6 +48,7 @@ struct KVService: Etcdserverpb_KV.SimpleServiceProtocol {
             try RequestChecks.txn(request, maxTxnOps: member.config.maxTxnOps)
             let result: MVCC.TxnResult
             if !request.writes {
+                if !request.serializable { try await member.linearizableReadBarrier() }
                 result = try member.store.readOnlyTxn(request.model)
             } else {
                 guard case .txn(let txn) = try await member.propose(.txn(request)) else { throw EtcdError.corrupt }

@@ -3,8 +3,8 @@ import GRPCCore
 import Foundation
 import MVCC
 
-/// etcd's Lease service. Grants and revocations go through the write path; keep-alives only restart
-/// the in-memory expiry, as in etcd.
+/// etcd's Lease service. Grants, revocations and keep-alives go through Raft, so every member's
+/// lessor knows the current expiries and a new leader expires nothing early.
 struct LeaseService: Etcdserverpb_Lease.SimpleServiceProtocol {
     let member: Member
 
@@ -54,7 +54,10 @@ struct LeaseService: Etcdserverpb_Lease.SimpleServiceProtocol {
             var reply = Etcdserverpb_LeaseKeepAliveResponse()
             reply.id = keepAlive.id
             // etcd answers TTL 0 for a lease that does not exist (any more).
-            reply.ttl = member.store.lessor.renew(keepAlive.id) ?? 0
+            guard case .leaseTTL(let ttl) = try await withEtcdErrors({ try await member.proposeEntry(.leaseRenew(id: keepAlive.id)) }) else {
+                throw EtcdError.corrupt
+            }
+            reply.ttl = ttl
             reply.header = member.header()
             try await response.write(reply)
         }

@@ -29,11 +29,13 @@ struct MaintenanceService: Etcdserverpb_Maintenance.SimpleServiceProtocol {
         let sizes = member.store.sizes()
         response.dbSize = Int64(sizes.total)
         response.dbSizeInUse = Int64(sizes.inUse)
-        response.leader = member.identity.memberID
-        response.raftIndex = member.applyLoop.lastIndex
+        let info = member.raftInfo
+        response.leader = info.leader
+        response.raftIndex = info.commitIndex
         response.raftAppliedIndex = member.store.consistentIndex
-        response.raftTerm = member.term
-        response.isLearner = false
+        response.raftTerm = info.term
+        response.isLearner = member.membership.record(member.identity.memberID)?.isLearner ?? false
+        if info.leader == 0 { response.errors = ["etcdserver: no leader"] }
         return response
     }
 
@@ -98,11 +100,24 @@ struct MaintenanceService: Etcdserverpb_Maintenance.SimpleServiceProtocol {
         try await response.write(trailer)
     }
 
+    /// Hands leadership to another voting member (thesis §3.10) and answers once it leads; only the
+    /// leader can do this, as in etcd.
     func moveLeader(request: Etcdserverpb_MoveLeaderRequest, context: ServerContext) async throws -> Etcdserverpb_MoveLeaderResponse {
-        guard request.targetID == member.identity.memberID else {
-            throw RPCError(code: .notFound, message: "etcdserver: bad leader transferee")
+        guard member.isLeader else { throw EtcdError.notLeader }
+        guard let target = member.membership.record(request.targetID), !target.isLearner else { throw EtcdError.badLeaderTransferee }
+        var response = Etcdserverpb_MoveLeaderResponse()
+        response.header = member.header()
+        if target.id == member.identity.memberID { return response }
+        member.raftLoop.post(.transferLeader(to: target.id))
+        let deadline = ContinuousClock.now + member.config.requestTimeout
+        while ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+            if member.raftInfo.leader == target.id {
+                response.header = member.header()
+                return response
+            }
         }
-        return Etcdserverpb_MoveLeaderResponse()
+        throw EtcdError.timeout
     }
 
     func downgrade(request: Etcdserverpb_DowngradeRequest, context: ServerContext) async throws -> Etcdserverpb_DowngradeResponse {

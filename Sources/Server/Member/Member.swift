@@ -2,16 +2,21 @@ import EtcdProto
 import Foundation
 import Logging
 import MVCC
+import Raft
 import WAL
 
-/// One setcd member: its store, its write-ahead log and the loop that applies writes, plus the
-/// housekeeping (lease expiry, auto compaction) that proposes writes of its own.
+/// One setcd member: its store, its raft node loop and apply thread, its peer transport, plus the
+/// housekeeping (lease expiry, auto compaction, publishing its attributes) that proposes writes of its own.
 public final class Member: Sendable {
     public let config: ServerConfig
     let identity: Identity
     let store: MVCCStore
-    let applyLoop: ApplyLoop
-    let term: UInt64
+    let membership: Membership
+    let transport: PeerTransport
+    let waits: Waits
+    let reads: ReadBarrier
+    let applier: Applier
+    let raftLoop: RaftLoop
     let alarms = Alarms()
     let metrics = MemberMetrics()
     let logger: Logger
@@ -19,41 +24,154 @@ public final class Member: Sendable {
     static let version = "3.5.17"
     static let clusterVersion = "3.5.0"
     let startedAt = ContinuousClock.now
+    /// Fires when this member is removed from the cluster; the runner then stops it.
+    let removed: AsyncStream<Void>
+    private let removedSink: AsyncStream<Void>.Continuation
 
-    /// Opens (or creates) the member's data dir, replays its WAL and starts applying.
-    public init(config: ServerConfig, logger: Logger) throws {
+    /// The most entries commit may run ahead of apply before writes are refused (etcd's
+    /// `maxGapBetweenApplyAndCommitIndex`).
+    static let maxApplyLag: UInt64 = 5000
+
+    /// Opens (or creates) the member's data dir, rebuilds its raft log from the WAL and starts the node
+    /// loop. A new member of a new cluster writes the bootstrap entries that add the initial members;
+    /// a member joining an existing cluster asks the members it was told about who it is.
+    public init(config: ServerConfig, logger: Logger) async throws {
         self.config = config
         self.logger = logger
         let dataDir = config.resolvedDataDir
         let memberDir = dataDir + "/member"
-        let fileManager = FileManager.default
         let identityPath = memberDir + "/identity.json"
+        var bootstrapMembers: [MemberRecord]?
+        var joinMembers: [MemberRecord]?
         let identity: Identity
-        if fileManager.fileExists(atPath: identityPath) {
+        if FileManager.default.fileExists(atPath: identityPath) {
             // As etcd: an existing data dir wins over the --initial-* flags.
             identity = try Identity.load(from: identityPath)
-            logger.info("restarting member from existing data dir", metadata: ["data-dir": "\(dataDir)"])
+            guard identity.format == Identity.currentFormat else {
+                throw ConfigError("data dir \(dataDir) was written by an older setcd; remove it or choose another --data-dir")
+            }
+            logger.info("restarting member from existing data dir", metadata: ["data-dir": "\(dataDir)", "member-id": "\(String(identity.memberID, radix: 16))"])
         } else {
-            try fileManager.createDirectory(atPath: memberDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            identity = Identity.new(config: config)
-            try identity.save(to: identityPath)
+            let initial = try MemberRecord.parseInitialCluster(
+                config.initialCluster ?? "\(config.name)=\(config.initialAdvertisePeerURLs.joined(separator: ","))",
+                clusterToken: config.initialClusterToken)
+            guard let local = initial.first(where: { $0.name == config.name }) else {
+                throw ConfigError("couldn't find local name \"\(config.name)\" in the initial cluster configuration")
+            }
+            guard Set(local.peerURLs) == Set(config.initialAdvertisePeerURLs) else {
+                throw ConfigError("--initial-cluster has \(local.name)=\(local.peerURLs.joined(separator: ",")) but missing from --initial-advertise-peer-urls=\(config.initialAdvertisePeerURLs.joined(separator: ","))")
+            }
+            switch config.initialClusterState {
+            case "new":
+                bootstrapMembers = initial
+                identity = Identity(format: Identity.currentFormat, name: config.name, memberID: local.id,
+                                    clusterID: MemberRecord.computeClusterID(memberIDs: initial.map(\.id)))
+            case "existing":
+                let (clusterID, members) = try await Self.fetchMembers(from: initial.filter { $0.name != config.name }, logger: logger)
+                guard let me = members.first(where: { Set($0.peerURLs) == Set(config.initialAdvertisePeerURLs) }) else {
+                    throw ConfigError("error validating peerURLs: member with peer URLs \(config.initialAdvertisePeerURLs.joined(separator: ",")) is not in the cluster; add it first (member add)")
+                }
+                joinMembers = members
+                identity = Identity(format: Identity.currentFormat, name: config.name, memberID: me.id, clusterID: clusterID)
+            default:
+                throw ConfigError("invalid value \"\(config.initialClusterState)\" for flag -initial-cluster-state: invalid value \"\(config.initialClusterState)\" for flag -initial-cluster-state: valid values are \"new\", \"existing\"")
+            }
+            try FileManager.default.createDirectory(atPath: memberDir + "/snap", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         }
         self.identity = identity
+
         var storeOptions = StoreOptions()
         storeOptions.quotaBytes = config.resolvedQuota
         store = try MVCCStore(path: memberDir + "/kv.mdb", options: storeOptions)
         let (wal, contents) = try WriteAheadLog.open(directory: memberDir + "/wal")
-        // A restart is a new term, as a new election would make it.
-        term = (contents.hardState?.term ?? 1) + 1
-        applyLoop = try ApplyLoop(wal: wal, contents: contents, store: store, term: term, memberID: identity.memberID,
-                                  releaseEvery: config.snapshotCount, metrics: metrics, logger: logger)
-        applyLoop.start()
+        let storage = MemoryStorage()
+        var snapshot = SnapshotMetadata()
+        var walEntries = contents.entries
+        var walHardState = contents.hardState
+        if let marker = contents.snapshot {
+            snapshot = try SnapshotMetadataFile.load(from: RaftLoop.snapshotMetadataPath(memberDir: memberDir, index: marker.index)).metadata
+            try storage.applySnapshot(Snapshot(metadata: snapshot))
+            if store.consistentIndex < snapshot.index {
+                // A crash came between persisting a received snapshot and installing it.
+                let file = RaftLoop.receivedSnapshotPath(memberDir: memberDir, index: snapshot.index)
+                logger.info("installing the received snapshot", metadata: ["index": "\(snapshot.index)"])
+                try store.restore(fromSnapshotAt: file)
+                try store.sync()
+                unlink(file)
+            }
+        } else if walEntries.isEmpty && walHardState == nil, let bootstrapMembers {
+            let entries = bootstrapMembers.sorted { $0.id < $1.id }.enumerated().map { offset, record in
+                Entry(term: 1, index: UInt64(offset + 1), kind: .confChange,
+                      data: ConfChange(type: .addNode, nodeID: record.id, context: withUnsafeBytes(of: UInt64(0), Array.init) + record.encoded()).encoded())
+            }
+            walEntries = entries.map { WALEntry(term: $0.term, index: $0.index, data: RaftLoop.walData(of: $0)) }
+            walHardState = WALHardState(term: 1, vote: 0, commit: UInt64(entries.count))
+            try wal.save(entries: walEntries, hardState: walHardState)
+        }
+        if !FileManager.default.fileExists(atPath: identityPath) {
+            // Written last: a data dir without it is an unfinished first start and begins again.
+            try identity.save(to: identityPath)
+        }
+        try storage.append(try walEntries.filter { $0.index > snapshot.index }.map(RaftLoop.entry(fromWAL:)))
+        if let hardState = walHardState {
+            storage.setHardState(HardState(term: hardState.term, vote: hardState.vote, commit: max(hardState.commit, snapshot.index)))
+        }
+
+        var records = Applier.loadMembers(from: store)
+        if records.isEmpty { records = bootstrapMembers ?? joinMembers ?? [] }
+        membership = Membership(records)
+        var transportConfiguration = PeerTransport.Configuration(clusterID: identity.clusterID, localID: identity.memberID)
+        transportConfiguration.maxMessageBytes = max(64 << 20, config.maxRequestBytes * 4)
+        let inbox = PeerInbox()
+        transport = PeerTransport(configuration: transportConfiguration, handler: { from, channel, payload in
+            inbox.receive(from: from, channel: channel, payload: payload)
+        })
+        for record in records where record.id != identity.memberID {
+            if let url = record.peerURLs.first, let address = hostAndPort(ofURL: url) {
+                transport.addPeer(record.id, host: address.host, port: address.port)
+            }
+        }
+        waits = Waits(memberID: identity.memberID)
+        reads = ReadBarrier()
+        (removed, removedSink) = AsyncStream.makeStream()
+        let removedSink = removedSink
+        applier = Applier(store: store, membership: membership, transport: transport, waits: waits, reads: reads, localID: identity.memberID,
+                          snapshot: snapshot, snapshotCount: config.snapshotCount, metrics: metrics, logger: logger,
+                          onRemoved: { removedSink.yield() })
+        var raftConfig = RaftConfig(id: identity.memberID)
+        raftConfig.heartbeatTick = 1
+        raftConfig.electionTick = max(config.electionTimeout / max(config.heartbeatInterval, 1), 2)
+        raftConfig.applied = snapshot.index
+        raftConfig.maxSizePerMsg = 1 << 20
+        raftConfig.maxInflightMsgs = 512
+        raftConfig.maxCommittedSizePerReady = 64 << 20
+        raftConfig.randomSeed = UInt64.random(in: 0...UInt64.max)
+        let node = try RaftNode(config: raftConfig, storage: storage)
+        raftLoop = RaftLoop(node: node, storage: storage, wal: wal, applier: applier, transport: transport, store: store, waits: waits,
+                            reads: reads, config: config, memberDir: memberDir, metrics: metrics, logger: logger)
+        applier.raftLoop = raftLoop
+        inbox.attach(raftLoop, memberDir: memberDir, logger: logger)
+        applier.start()
+        raftLoop.start()
     }
 
-    /// Stops applying; waiting proposals finish first.
+    /// Stops the node loop and the apply thread; requests still waiting fail.
     public func stop() {
-        applyLoop.stop()
+        transport.shutdown()
+        raftLoop.stop()
+        applier.stop()
+        waits.failAll(with: MemberStoppedError())
+        reads.failAll(with: MemberStoppedError())
     }
+
+    /// The latest Raft state (term, leader, indexes).
+    var raftInfo: RaftInfo { raftLoop.info }
+
+    /// Whether a leader is known.
+    var hasLeader: Bool { raftInfo.leader != 0 }
+
+    /// Whether this member leads.
+    var isLeader: Bool { raftInfo.role == .leader }
 
     /// A response header at `revision` (the current one by default).
     func header(revision: Int64? = nil) -> Etcdserverpb_ResponseHeader {
@@ -61,7 +179,7 @@ public final class Member: Sendable {
         header.clusterID = identity.clusterID
         header.memberID = identity.memberID
         header.revision = revision ?? store.currentRevision
-        header.raftTerm = term
+        header.raftTerm = raftInfo.term
         return header
     }
 
@@ -69,10 +187,7 @@ public final class Member: Sendable {
     /// NOSPACE alarm is raised, writes that add data are refused.
     func propose(_ proposal: Proposal) async throws -> OperationResult {
         if alarms.noSpace && proposal.addsData { throw EtcdError.noSpace }
-        let data = try proposal.encoded()
-        // As etcd, the limit applies to the request as it is written to the log.
-        if data.count > config.maxRequestBytes { throw EtcdError.requestTooLarge }
-        let result = try await applyLoop.propose(proposal, encoded: data)
+        guard case .operation(let result) = try await proposeEntry(proposal) else { throw EtcdError.corrupt }
         if case .failure(let error) = result {
             metrics.proposalsFailed.increment()
             if error == .noSpace { raiseNoSpace() }
@@ -80,6 +195,35 @@ public final class Member: Sendable {
         }
         if proposal.addsData && store.exceeds(quota: config.resolvedQuota) { raiseNoSpace() }
         return result
+    }
+
+    /// Proposes any entry and waits until this member has applied it.
+    func proposeEntry(_ proposal: Proposal) async throws -> ApplyOutcome {
+        let info = raftInfo
+        if info.commitIndex > store.consistentIndex + Self.maxApplyLag { throw EtcdError.tooManyRequests }
+        let requestID = waits.newID()
+        let data = try proposal.encoded(requestID: requestID)
+        // As etcd, the limit applies to the request as it is written to the log.
+        if data.count > config.maxRequestBytes { throw EtcdError.requestTooLarge }
+        return try await waits.wait(for: requestID, timeout: config.requestTimeout) {
+            raftLoop.post(.proposal(data))
+        }
+    }
+
+    /// Proposes a membership change and returns the members once this member has applied it.
+    func proposeConfChange(_ type: ConfChange.ChangeType, record: MemberRecord) async throws -> [MemberRecord] {
+        let requestID = waits.newID()
+        let change = ConfChange(type: type, nodeID: record.id, context: withUnsafeBytes(of: requestID.bigEndian, Array.init) + record.encoded())
+        guard case .members(let members) = try await waits.wait(for: requestID, timeout: config.requestTimeout, propose: {
+            raftLoop.post(.confChange(change, requestID: requestID))
+        }) else { throw EtcdError.corrupt }
+        return members
+    }
+
+    /// Returns once a read at this moment is linearizable: the leader confirmed its leadership for a
+    /// read index (batched with other reads) and this member has applied up to it.
+    func linearizableReadBarrier() async throws {
+        try await reads.wait(timeout: config.requestTimeout) { raftLoop.wake() }
     }
 
     private func raiseNoSpace() {
@@ -92,28 +236,46 @@ public final class Member: Sendable {
     /// The member's metrics in Prometheus' text format.
     func metricsExposition() -> [UInt8] {
         let sizes = store.sizes()
+        let info = raftInfo
         return metrics.exposition(store: .init(
-            hasLeader: true, isLeader: true, totalBytes: sizes.total, inUseBytes: sizes.inUse,
+            hasLeader: info.leader != 0, isLeader: info.role == .leader, totalBytes: sizes.total, inUseBytes: sizes.inUse,
             revision: store.currentRevision, compactRevision: store.compactRevision))
     }
 
-    /// This member as etcd's Member message.
-    var memberMessage: Etcdserverpb_Member {
-        var member = Etcdserverpb_Member()
-        member.id = identity.memberID
-        member.name = identity.name
-        member.peerUrls = identity.peerURLs
-        member.clientUrls = identity.clientURLs
-        return member
+    /// Asks the members at their peer URLs for the cluster id and member list (a member joining with
+    /// `--initial-cluster-state existing`).
+    static func fetchMembers(from peers: [MemberRecord], logger: Logger) async throws -> (clusterID: UInt64, members: [MemberRecord]) {
+        for url in peers.flatMap(\.peerURLs) {
+            guard let address = hostAndPort(ofURL: url) else { continue }
+            do {
+                let reply = try await PeerTransport.queryMembers(host: address.host, port: address.port)
+                let decoded = try JSONDecoder().decode(MembersReply.self, from: Data(reply))
+                return (decoded.clusterID, decoded.members)
+            } catch {
+                logger.warning("could not get the cluster's members", metadata: ["peer-url": "\(url)", "error": "\(error)"])
+            }
+        }
+        throw ConfigError("cannot fetch cluster info from peer urls: could not retrieve cluster information from the given URLs")
+    }
+
+    /// This member's answer to `queryMembers`.
+    func membersReply() -> [UInt8] {
+        Array((try? JSONEncoder().encode(MembersReply(clusterID: identity.clusterID, members: membership.all))) ?? Data())
     }
 
     // MARK: - Housekeeping
 
     /// Revokes expired leases until cancelled (etcd's lessor revoke loop runs every 500 ms).
+    /// Only the leader revokes; every member's lessor learns of keep-alives through the log and is
+    /// promoted (full TTLs again) when its member becomes leader.
     func runLeaseExpiry() async {
         var inFlight = Set<Int64>()
         while !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(500))
+            guard isLeader else {
+                inFlight.removeAll()
+                continue
+            }
             for id in store.lessor.expired() where !inFlight.contains(id) {
                 inFlight.insert(id)
                 var request = Etcdserverpb_LeaseRevokeRequest()
@@ -124,9 +286,26 @@ public final class Member: Sendable {
         }
     }
 
+    /// Publishes this member's name and client URLs through the log once a leader is known, as etcd's
+    /// `publish` does, retrying until they are applied.
+    func runPublishAttributes() async {
+        while !Task.isCancelled {
+            if let record = membership.record(identity.memberID),
+               record.name == config.name, record.clientURLs == config.advertiseClientURLs {
+                return
+            }
+            if hasLeader {
+                let update = MemberRecord(id: identity.memberID, name: config.name, peerURLs: [], clientURLs: config.advertiseClientURLs, isLearner: false)
+                if (try? await proposeEntry(.memberAttributes(update))) != nil { continue }
+            }
+            try? await Task.sleep(for: .milliseconds(200))
+        }
+    }
+
     /// Compacts history as `--auto-compaction-mode`/`--auto-compaction-retention` ask, until cancelled.
     func runAutoCompaction() async {
         guard let retention = AutoCompaction(mode: config.autoCompactionMode, retention: config.autoCompactionRetention) else { return }
+        // Only the leader compacts (as etcd's compactor); others keep their observations fresh.
         var observed: [(at: ContinuousClock.Instant, revision: Int64)] = []
         while !Task.isCancelled {
             try? await Task.sleep(for: retention.checkInterval)
@@ -142,7 +321,7 @@ public final class Member: Sendable {
                 observed.removeAll { $0.at < old.at }
                 target = old.revision
             }
-            guard target > store.compactRevision, target > 0 else { continue }
+            guard isLeader, target > store.compactRevision, target > 0 else { continue }
             var request = Etcdserverpb_CompactionRequest()
             request.revision = target
             do {

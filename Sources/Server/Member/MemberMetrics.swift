@@ -11,6 +11,7 @@ final class MemberMetrics: Sendable {
     let proposalsCommitted: Counter
     let proposalsApplied: Counter
     let proposalsFailed: Counter
+    let leaderChanges: Counter
     private let hasLeader: Gauge
     private let isLeader: Gauge
     private let dbTotalSize: Gauge
@@ -28,6 +29,7 @@ final class MemberMetrics: Sendable {
         proposalsCommitted = registry.makeCounter(name: "etcd_server_proposals_committed_total", help: "The total number of consensus proposals committed.")
         proposalsApplied = registry.makeCounter(name: "etcd_server_proposals_applied_total", help: "The total number of consensus proposals applied.")
         proposalsFailed = registry.makeCounter(name: "etcd_server_proposals_failed_total", help: "The total number of failed proposals seen.")
+        leaderChanges = registry.makeCounter(name: "etcd_server_leader_changes_seen_total", help: "The number of leader changes seen.")
         hasLeader = registry.makeGauge(name: "etcd_server_has_leader", help: "Whether or not a leader exists. 1 is existence, 0 is not.")
         isLeader = registry.makeGauge(name: "etcd_server_is_leader", help: "Whether or not this member is a leader. 1 if is, 0 otherwise.")
         dbTotalSize = registry.makeGauge(name: "etcd_mvcc_db_total_size_in_bytes", help: "Total size of the underlying database physically allocated in bytes.")

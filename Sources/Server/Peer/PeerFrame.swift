@@ -15,10 +15,16 @@ public enum PeerFrame: Equatable, Sendable {
     case hello(clusterID: UInt64, from: UInt64, channel: PeerChannel)
     /// An opaque payload for the receiving member (an encoded raft message).
     case message([UInt8])
+    /// Sent instead of `hello` by a member joining the cluster: who are the members?
+    case membersRequest
+    /// The answer to `membersRequest` (JSON: the cluster id and the members); the connection then closes.
+    case membersReply([UInt8])
 
     enum Kind: UInt8 {
         case hello = 1
         case message = 2
+        case membersRequest = 3
+        case membersReply = 4
     }
 }
 
@@ -65,6 +71,10 @@ public struct PeerFrameDecoder: ByteToMessageDecoder, Sendable {
             return .hello(clusterID: clusterID, from: from, channel: channel)
         case .message:
             return .message(body.readBytes(length: body.readableBytes) ?? [])
+        case .membersRequest:
+            return .membersRequest
+        case .membersReply:
+            return .membersReply(body.readBytes(length: body.readableBytes) ?? [])
         case nil:
             throw PeerFrameError.unknownType(type)
         }
@@ -92,6 +102,13 @@ public struct PeerFrameEncoder: MessageToByteEncoder, Sendable {
         case .message(let payload):
             out.writeInteger(UInt32(1 + payload.count))
             out.writeInteger(PeerFrame.Kind.message.rawValue)
+            out.writeBytes(payload)
+        case .membersRequest:
+            out.writeInteger(UInt32(1))
+            out.writeInteger(PeerFrame.Kind.membersRequest.rawValue)
+        case .membersReply(let payload):
+            out.writeInteger(UInt32(1 + payload.count))
+            out.writeInteger(PeerFrame.Kind.membersReply.rawValue)
             out.writeBytes(payload)
         }
     }

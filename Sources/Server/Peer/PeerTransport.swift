@@ -37,7 +37,7 @@ public final class PeerTransport: Sendable {
         case start(PeerSender)
     }
 
-    private typealias Listener = NIOAsyncChannel<NIOAsyncChannel<PeerFrame, Never>, Never>
+    private typealias Listener = NIOAsyncChannel<NIOAsyncChannel<PeerFrame, PeerFrame>, Never>
 
     public let configuration: Configuration
     private let group: any EventLoopGroup
@@ -46,6 +46,8 @@ public final class PeerTransport: Sendable {
     private let listener = Mutex<Listener?>(nil)
     /// Open inbound connections, closed by `shutdown()`; once shut down, new ones close at once.
     private let inbound = Mutex<(closed: Bool, channels: [ObjectIdentifier: any Channel])>((false, [:]))
+    /// Answers a joining member's `membersRequest`.
+    private let membersProvider = Mutex<(@Sendable () -> [UInt8])?>(nil)
     private let commands: AsyncStream<Command>
     private let commandSink: AsyncStream<Command>.Continuation
 
@@ -65,15 +67,46 @@ public final class PeerTransport: Sendable {
             .bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(PeerFrameDecoder(maxFrameLength: maxFrame)))
-                    return try NIOAsyncChannel<PeerFrame, Never>(wrappingChannelSynchronously: channel)
+                    try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(PeerFrameEncoder()))
+                    return try NIOAsyncChannel<PeerFrame, PeerFrame>(wrappingChannelSynchronously: channel)
                 }
             }
         listener.withLock { $0 = channel }
         return channel.channel.localAddress?.port ?? port
     }
 
-    /// Adds (or replaces) a peer reachable at `host:port` and starts connecting to it.
+    /// Sets what a joining member asking `membersRequest` gets.
+    public func answerMembersRequests(with provider: @escaping @Sendable () -> [UInt8]) {
+        membersProvider.withLock { $0 = provider }
+    }
+
+    /// Asks the member listening at `host:port` for its `membersReply` (used before a joining member
+    /// knows its own id or the cluster's).
+    public static func queryMembers(host: String, port: Int, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> [UInt8] {
+        let connection = try await ClientBootstrap(group: group)
+            .connectTimeout(.seconds(2))
+            .connect(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(PeerFrameDecoder(maxFrameLength: 64 << 20)))
+                    try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(PeerFrameEncoder()))
+                    return try NIOAsyncChannel<PeerFrame, PeerFrame>(wrappingChannelSynchronously: channel)
+                }
+            }
+        return try await connection.executeThenClose { inbound, outbound in
+            try await outbound.write(.membersRequest)
+            for try await frame in inbound {
+                if case .membersReply(let reply) = frame { return reply }
+                break
+            }
+            throw PeerFrameError.malformedHello
+        }
+    }
+
+    /// Adds (or replaces) a peer reachable at `host:port` and starts connecting to it; nothing changes
+    /// if the peer is already known at that address.
     public func addPeer(_ id: UInt64, host: String, port: Int) {
+        let known = senders.withLock { $0[id]?.first.map { $0.host == host && $0.port == port } ?? false }
+        if known { return }
         let created = PeerChannel.allCases.map { channel in
             PeerSender(peer: id, host: host, port: port, channel: channel, configuration: configuration, group: group)
         }
@@ -143,7 +176,7 @@ public final class PeerTransport: Sendable {
     }
 
     /// Reads one inbound connection: a hello from a member of this cluster, then payloads.
-    private func serve(_ connection: NIOAsyncChannel<PeerFrame, Never>) async {
+    private func serve(_ connection: NIOAsyncChannel<PeerFrame, PeerFrame>) async {
         let key = ObjectIdentifier(connection.channel)
         let accepted = inbound.withLock { inbound in
             if !inbound.closed { inbound.channels[key] = connection.channel }
@@ -155,9 +188,14 @@ public final class PeerTransport: Sendable {
             return
         }
         defer { _ = inbound.withLock { $0.channels.removeValue(forKey: key) } }
-        try? await connection.executeThenClose { frames, _ in
+        try? await connection.executeThenClose { frames, outbound in
             var frames = frames.makeAsyncIterator()
-            guard case .hello(let clusterID, let from, let channel)? = try await frames.next(),
+            let first = try await frames.next()
+            if case .membersRequest? = first, let provider = membersProvider.withLock({ $0 }) {
+                try await outbound.write(.membersReply(provider()))
+                return
+            }
+            guard case .hello(let clusterID, let from, let channel)? = first,
                   clusterID == configuration.clusterID
             else { return }
             let limit = channel == .messages ? configuration.maxMessageBytes : configuration.maxSnapshotBytes
@@ -173,8 +211,8 @@ public final class PeerTransport: Sendable {
 final class PeerSender: Sendable {
     let peer: UInt64
     let channel: PeerChannel
-    private let host: String
-    private let port: Int
+    let host: String
+    let port: Int
     private let configuration: PeerTransport.Configuration
     private let group: any EventLoopGroup
 

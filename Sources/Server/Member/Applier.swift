@@ -1,0 +1,296 @@
+import Foundation
+import Logging
+import MVCC
+import Raft
+
+/// The apply thread: applies committed entries to the store in log order, many per LMDB transaction,
+/// keeps the membership in step with the conf-change entries, and wakes the requests waiting for their
+/// entries and the linearizable reads waiting for the applied index.
+///
+/// The raft thread hands it work in order; while it commits one batch to LMDB, the raft thread is
+/// already syncing the WAL for the next, so the two fsyncs overlap.
+final class Applier: @unchecked Sendable {
+    // @unchecked Sendable: `queue`, `stopping` and `idle` are only touched with `condition` locked; the
+    // other mutable state (`confState`, `appliedIndex`, `lastSnapshotIndex`, `raftLoop`) only on the
+    // apply thread after `start()` (before it, only during the member's setup).
+
+    /// Work from the raft thread.
+    enum Work: Sendable {
+        case entries([Entry])
+        /// Install a snapshot received from the leader; `file` is its store file (nil when this member
+        /// already holds the state, e.g. a snapshot it produced itself).
+        case snapshot(Snapshot, file: String?)
+    }
+
+    private let condition = NSCondition()
+    private var queue: [Work] = []
+    private var stopping = false
+    private let store: MVCCStore
+    private let membership: Membership
+    private let transport: PeerTransport
+    private let waits: Waits
+    private let reads: ReadBarrier
+    private let localID: UInt64
+    private let snapshotCount: UInt64
+    private let metrics: MemberMetrics
+    private let logger: Logger
+    /// Called when this member's removal from the cluster is applied.
+    private let onRemoved: @Sendable () -> Void
+    /// The configuration as of `appliedIndex`, recorded with each snapshot.
+    private var confState: ConfState
+    private(set) var appliedIndex: UInt64
+    private var lastSnapshotIndex: UInt64
+    /// Set once, before `start()`.
+    weak var raftLoop: RaftLoop?
+    private let finished = DispatchSemaphore(value: 0)
+    private var started = false
+
+    init(store: MVCCStore, membership: Membership, transport: PeerTransport, waits: Waits, reads: ReadBarrier, localID: UInt64,
+         snapshot: SnapshotMetadata, snapshotCount: Int, metrics: MemberMetrics, logger: Logger, onRemoved: @escaping @Sendable () -> Void) {
+        self.store = store
+        self.membership = membership
+        self.transport = transport
+        self.waits = waits
+        self.reads = reads
+        self.localID = localID
+        self.confState = snapshot.confState
+        self.appliedIndex = snapshot.index
+        self.lastSnapshotIndex = snapshot.index
+        self.snapshotCount = UInt64(max(snapshotCount, 1))
+        self.metrics = metrics
+        self.logger = logger
+        self.onRemoved = onRemoved
+        reads.applied(upTo: max(snapshot.index, store.consistentIndex))
+    }
+
+    func start() {
+        started = true
+        let thread = Thread { [self] in run() }
+        thread.name = "setcd-apply"
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+
+    func enqueue(_ task: Work) {
+        condition.lock()
+        queue.append(task)
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Applies what is queued, then ends the thread.
+    func stop() {
+        condition.lock()
+        stopping = true
+        condition.signal()
+        condition.unlock()
+        if started { finished.wait() }
+    }
+
+    private func run() {
+        while true {
+            condition.lock()
+            while queue.isEmpty && !stopping { condition.wait() }
+            if queue.isEmpty {
+                condition.unlock()
+                break
+            }
+            let tasks = queue
+            queue.removeAll(keepingCapacity: true)
+            condition.unlock()
+            // Consecutive entry batches merge into one LMDB transaction.
+            var entries: [Entry] = []
+            for task in tasks {
+                switch task {
+                case .entries(let batch):
+                    entries += batch
+                case .snapshot(let snapshot, let file):
+                    apply(entries)
+                    entries = []
+                    install(snapshot, file: file)
+                }
+            }
+            apply(entries)
+        }
+        finished.signal()
+    }
+
+    // MARK: - Entries
+
+    /// What to do for an entry once the store has applied it.
+    private enum Followup {
+        case none
+        case result(requestID: UInt64)
+        case members(requestID: UInt64)
+        case renew(requestID: UInt64, lease: Int64)
+    }
+
+    private func apply(_ entries: [Entry]) {
+        guard let last = entries.last else { return }
+        let alreadyApplied = store.consistentIndex
+        var operations: [(index: UInt64, operation: MVCC.Operation)] = []
+        var followups: [Followup] = []
+        operations.reserveCapacity(entries.count)
+        followups.reserveCapacity(entries.count)
+        var membershipChanged = false
+        for entry in entries {
+            let fresh = entry.index > alreadyApplied
+            switch entry.kind {
+            case .normal:
+                guard !entry.data.isEmpty else {
+                    operations.append((entry.index, .noop))
+                    followups.append(.none)
+                    continue
+                }
+                let requestID = Proposal.requestID(of: entry.data)
+                guard let proposal = try? Proposal(decoding: entry.data) else {
+                    logger.error("skipping an undecodable log entry", metadata: ["index": "\(entry.index)"])
+                    operations.append((entry.index, .noop))
+                    followups.append(.none)
+                    continue
+                }
+                switch proposal {
+                case .memberAttributes(let update), .memberPeerURLs(let update):
+                    var operation = MVCC.Operation.noop
+                    if fresh, var record = membership.record(update.id) {
+                        if case .memberAttributes = proposal {
+                            record.name = update.name
+                            record.clientURLs = update.clientURLs
+                        } else {
+                            record.peerURLs = update.peerURLs
+                            connect(record)
+                        }
+                        membership.set(record)
+                        operation = .clusterRecord(key: record.storeKey, value: record.encoded())
+                    }
+                    operations.append((entry.index, operation))
+                    followups.append(.members(requestID: requestID))
+                case .leaseRenew(let lease):
+                    operations.append((entry.index, .noop))
+                    followups.append(.renew(requestID: requestID, lease: lease))
+                default:
+                    operations.append((entry.index, proposal.operation ?? .noop))
+                    followups.append(.result(requestID: requestID))
+                }
+            case .confChange:
+                guard let change = ConfChange(encoded: entry.data) else {
+                    operations.append((entry.index, .noop))
+                    followups.append(.none)
+                    continue
+                }
+                confState = confState.applying(change)
+                let requestID = Proposal.requestID(of: change.context)
+                operations.append((entry.index, fresh ? applyMembership(change) : .noop))
+                followups.append(.members(requestID: requestID))
+                membershipChanged = membershipChanged || fresh
+            }
+        }
+        let results: [OperationResult?]
+        do {
+            let clock = ContinuousClock()
+            let started = clock.now
+            results = try store.apply(operations)
+            metrics.backendCommit.record(clock.now - started)
+            metrics.proposalsApplied.increment(by: Int64(entries.count))
+        } catch {
+            logger.critical("failed to apply entries", metadata: ["error": "\(error)"])
+            fatalError("setcd: apply failed: \(error)")
+        }
+        appliedIndex = max(appliedIndex, last.index)
+        reads.applied(upTo: appliedIndex)
+        for (followup, result) in zip(followups, results) {
+            guard let result else { continue }
+            switch followup {
+            case .none:
+                break
+            case .result(let requestID):
+                waits.resolve(requestID, with: .operation(result))
+            case .members(let requestID):
+                waits.resolve(requestID, with: .members(membership.all))
+            case .renew(let requestID, let lease):
+                waits.resolve(requestID, with: .leaseTTL(store.lessor.renew(lease) ?? 0))
+            }
+        }
+        if membershipChanged && membership.record(localID) == nil && !confState.contains(localID) {
+            logger.warning("this member has been permanently removed from the cluster; stopping")
+            onRemoved()
+        }
+        if appliedIndex - lastSnapshotIndex >= snapshotCount {
+            takeSnapshot()
+        }
+    }
+
+    /// Updates the membership for a conf-change entry and returns the store operation recording it.
+    private func applyMembership(_ change: ConfChange) -> MVCC.Operation {
+        let context = change.context.count > 8 ? MemberRecord.decode(change.context.dropFirst(8)) : nil
+        switch change.type {
+        case .addNode, .addLearnerNode:
+            var record = membership.record(change.nodeID)
+                ?? context ?? MemberRecord(id: change.nodeID, name: "", peerURLs: [], clientURLs: [], isLearner: false)
+            record.id = change.nodeID
+            record.isLearner = change.type == .addLearnerNode
+            membership.set(record)
+            connect(record)
+            return .clusterRecord(key: record.storeKey, value: record.encoded())
+        case .removeNode:
+            membership.remove(change.nodeID)
+            if change.nodeID != localID { transport.removePeer(change.nodeID) }
+            return .clusterRecord(key: MemberRecord.storeKey(change.nodeID), value: nil)
+        }
+    }
+
+    /// Points the peer transport at a member's first peer URL.
+    private func connect(_ record: MemberRecord) {
+        guard record.id != localID, let url = record.peerURLs.first, let address = hostAndPort(ofURL: url) else { return }
+        transport.addPeer(record.id, host: address.host, port: address.port)
+    }
+
+    // MARK: - Snapshots
+
+    /// Makes the store durable up to the applied index, then lets the raft thread record a snapshot
+    /// there and drop the log before it.
+    private func takeSnapshot() {
+        do {
+            try store.sync()
+        } catch {
+            logger.warning("failed to sync the store for a snapshot", metadata: ["error": "\(error)"])
+            return
+        }
+        lastSnapshotIndex = appliedIndex
+        raftLoop?.post(.compact(index: appliedIndex, confState: confState))
+    }
+
+    /// Replaces the store with the leader's snapshot.
+    private func install(_ snapshot: Snapshot, file: String?) {
+        let index = snapshot.metadata.index
+        if let file {
+            do {
+                try store.restore(fromSnapshotAt: file)
+                try store.sync()
+                unlink(file)
+            } catch {
+                logger.critical("failed to install snapshot", metadata: ["index": "\(index)", "error": "\(error)"])
+                fatalError("setcd: snapshot install failed: \(error)")
+            }
+        }
+        guard store.consistentIndex >= index else {
+            logger.critical("snapshot store file missing", metadata: ["index": "\(index)"])
+            fatalError("setcd: snapshot \(index) has no store file")
+        }
+        let records = Self.loadMembers(from: store)
+        membership.replaceAll(records)
+        for record in records { connect(record) }
+        confState = snapshot.metadata.confState
+        appliedIndex = max(appliedIndex, index)
+        lastSnapshotIndex = index
+        reads.applied(upTo: appliedIndex)
+        logger.info("installed snapshot", metadata: ["index": "\(index)", "revision": "\(store.currentRevision)"])
+    }
+
+    /// The member records held in the store.
+    static func loadMembers(from store: MVCCStore) -> [MemberRecord] {
+        ((try? store.clusterRecords()) ?? []).compactMap { key, value in
+            key.starts(with: MemberRecord.storePrefix) ? MemberRecord.decode(value) : nil
+        }
+    }
+}

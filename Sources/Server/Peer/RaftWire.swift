@@ -1,0 +1,146 @@
+import NIOCore
+import Raft
+
+/// The binary form of a raft `Message` on the peer transport.
+///
+/// Layout (big-endian): version byte, type byte, to, from, term, logTerm, index, commit, rejectHint
+/// (u64 each), reject byte, context (u32 length + bytes), entry count (u32) and per entry term, index
+/// (u64), kind (u8), data (u32 length + bytes), then a snapshot flag byte and, if set, the snapshot
+/// metadata: index, term, voter count and voters, learner count and learners. A snapshot's data (the
+/// store file) never travels inside the message: `SnapshotFrame` carries it after the message.
+enum RaftWire {
+    static let version: UInt8 = 1
+
+    /// Encodes `message` (its snapshot's data is left out).
+    static func encode(_ message: Message) -> [UInt8] {
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(64 + message.context.count + message.entries.reduce(0) { $0 + 21 + $1.data.count })
+        write(message, into: &buffer)
+        return Array(buffer.readableBytesView)
+    }
+
+    static func write(_ message: Message, into buffer: inout ByteBuffer) {
+        buffer.writeInteger(version)
+        buffer.writeInteger(message.type.rawValue)
+        for value in [message.to, message.from, message.term, message.logTerm, message.index, message.commit, message.rejectHint] {
+            buffer.writeInteger(value)
+        }
+        buffer.writeInteger(UInt8(message.reject ? 1 : 0))
+        writeBytes(message.context, into: &buffer)
+        buffer.writeInteger(UInt32(message.entries.count))
+        for entry in message.entries {
+            buffer.writeInteger(entry.term)
+            buffer.writeInteger(entry.index)
+            buffer.writeInteger(entry.kind.rawValue)
+            writeBytes(entry.data, into: &buffer)
+        }
+        if let snapshot = message.snapshot {
+            buffer.writeInteger(UInt8(1))
+            buffer.writeInteger(snapshot.metadata.index)
+            buffer.writeInteger(snapshot.metadata.term)
+            writeIDs(snapshot.metadata.confState.voters, into: &buffer)
+            writeIDs(snapshot.metadata.confState.learners, into: &buffer)
+        } else {
+            buffer.writeInteger(UInt8(0))
+        }
+    }
+
+    /// Decodes a message written by `encode`; throws `RaftWireError` for anything malformed.
+    static func decode(_ bytes: [UInt8]) throws(RaftWireError) -> Message {
+        var buffer = ByteBuffer(bytes: bytes)
+        let message = try read(from: &buffer)
+        guard buffer.readableBytes == 0 else { throw .malformed("trailing bytes") }
+        return message
+    }
+
+    static func read(from buffer: inout ByteBuffer) throws(RaftWireError) -> Message {
+        guard let version = buffer.readInteger(as: UInt8.self), version == Self.version else { throw .malformed("unknown version") }
+        guard let typeByte = buffer.readInteger(as: UInt8.self), let type = MessageType(rawValue: typeByte) else {
+            throw .malformed("unknown message type")
+        }
+        var fields: [UInt64] = []
+        for _ in 0..<7 {
+            guard let value = buffer.readInteger(as: UInt64.self) else { throw .malformed("short header") }
+            fields.append(value)
+        }
+        guard let reject = buffer.readInteger(as: UInt8.self) else { throw .malformed("short header") }
+        let context = try readBytes(from: &buffer)
+        guard let count = buffer.readInteger(as: UInt32.self), Int(count) <= buffer.readableBytes / 21 else {
+            throw .malformed("bad entry count")
+        }
+        var entries: [Entry] = []
+        entries.reserveCapacity(Int(count))
+        for _ in 0..<count {
+            guard let term = buffer.readInteger(as: UInt64.self), let index = buffer.readInteger(as: UInt64.self),
+                  let kindByte = buffer.readInteger(as: UInt8.self), let kind = EntryKind(rawValue: kindByte)
+            else { throw .malformed("bad entry") }
+            entries.append(Entry(term: term, index: index, kind: kind, data: try readBytes(from: &buffer)))
+        }
+        var snapshot: Snapshot?
+        guard let hasSnapshot = buffer.readInteger(as: UInt8.self) else { throw .malformed("missing snapshot flag") }
+        if hasSnapshot == 1 {
+            guard let index = buffer.readInteger(as: UInt64.self), let term = buffer.readInteger(as: UInt64.self) else {
+                throw .malformed("bad snapshot metadata")
+            }
+            let voters = try readIDs(from: &buffer)
+            let learners = try readIDs(from: &buffer)
+            snapshot = Snapshot(metadata: SnapshotMetadata(index: index, term: term, confState: ConfState(voters: voters, learners: learners)))
+        }
+        return Message(type: type, to: fields[0], from: fields[1], term: fields[2], logTerm: fields[3], index: fields[4],
+                       entries: entries, commit: fields[5], snapshot: snapshot, reject: reject != 0, rejectHint: fields[6],
+                       context: context)
+    }
+
+    private static func writeBytes(_ bytes: [UInt8], into buffer: inout ByteBuffer) {
+        buffer.writeInteger(UInt32(bytes.count))
+        buffer.writeBytes(bytes)
+    }
+
+    private static func readBytes(from buffer: inout ByteBuffer) throws(RaftWireError) -> [UInt8] {
+        guard let length = buffer.readInteger(as: UInt32.self), let bytes = buffer.readBytes(length: Int(length)) else {
+            throw .malformed("bad length")
+        }
+        return bytes
+    }
+
+    private static func writeIDs(_ ids: [NodeID], into buffer: inout ByteBuffer) {
+        buffer.writeInteger(UInt32(ids.count))
+        for id in ids { buffer.writeInteger(id) }
+    }
+
+    private static func readIDs(from buffer: inout ByteBuffer) throws(RaftWireError) -> [NodeID] {
+        guard let count = buffer.readInteger(as: UInt32.self), Int(count) <= buffer.readableBytes / 8 else {
+            throw .malformed("bad member count")
+        }
+        return (0..<count).map { _ in buffer.readInteger(as: UInt64.self)! }
+    }
+}
+
+/// A snapshot on the snapshots channel: the `snap` message (u32 length + `RaftWire` bytes), then the
+/// store file, to the end of the payload.
+enum SnapshotFrame {
+    static func encode(_ message: Message, storeFile: [UInt8]) -> [UInt8] {
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(storeFile.count + 256)
+        buffer.writeInteger(UInt32(0))
+        RaftWire.write(message, into: &buffer)
+        buffer.setInteger(UInt32(buffer.writerIndex - 4), at: 0)
+        buffer.writeBytes(storeFile)
+        return Array(buffer.readableBytesView)
+    }
+
+    static func decode(_ payload: [UInt8]) throws(RaftWireError) -> (message: Message, storeFile: ArraySlice<UInt8>) {
+        var buffer = ByteBuffer(bytes: payload.prefix(4))
+        guard let length = buffer.readInteger(as: UInt32.self), payload.count >= 4 + Int(length) else {
+            throw .malformed("short snapshot frame")
+        }
+        let message = try RaftWire.decode(Array(payload[4..<(4 + Int(length))]))
+        guard message.type == .snap, message.snapshot != nil else { throw .malformed("not a snapshot message") }
+        return (message, payload[(4 + Int(length))...])
+    }
+}
+
+/// A peer payload that is not a valid raft message; the payload is dropped.
+enum RaftWireError: Error, Equatable {
+    case malformed(String)
+}
