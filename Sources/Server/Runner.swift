@@ -44,8 +44,24 @@ public enum ServerRunner {
                 config: transportConfig
             )
         }
-        let servers = transports.map { GRPCServer(transport: $0, services: services, interceptors: [HasLeaderInterceptor(member: member)]) }
+        let servers = transports.map { GRPCServer(transport: $0, services: services, interceptors: [RaftRoleInterceptor(member: member)]) }
         try await withThrowingDiscardingTaskGroup { group in
+            group.addTask {
+                do {
+                    try await member.transport.run()
+                } catch where Task.isCancelled {
+                    // Closing the peer listener on shutdown ends it this way.
+                }
+            }
+            group.addTask { await member.runRemovalCheck() }
+            group.addTask { await member.runLeaseExpiry() }
+            group.addTask { await member.runAutoCompaction() }
+            // As etcd, clients are served once this member's attributes are published through the log.
+            await member.runPublishAttributes()
+            if Task.isCancelled {
+                member.transport.shutdown()
+                return
+            }
             for server in servers {
                 group.addTask {
                     do {
@@ -55,15 +71,6 @@ public enum ServerRunner {
                     }
                 }
             }
-            group.addTask { try await member.transport.run() }
-            group.addTask {
-                for await _ in member.removed {
-                    throw ConfigError("the member has been permanently removed from the cluster")
-                }
-            }
-            group.addTask { await member.runPublishAttributes() }
-            group.addTask { await member.runLeaseExpiry() }
-            group.addTask { await member.runAutoCompaction() }
             var bound: [String] = []
             for (transport, url) in zip(transports, listenURLs) {
                 guard let address = await transport.listeningAddress else { continue }
@@ -71,20 +78,23 @@ public enum ServerRunner {
             }
             logger.info("serving client requests", metadata: ["urls": "\(bound)", "data-dir": "\(config.resolvedDataDir)"])
             ready(bound)
-            // Serve until cancelled, then shut the servers down gracefully.
-            await withTaskCancellationHandler {
-                while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
-            } onCancel: {
-                for server in servers { server.beginGracefulShutdown() }
-                member.transport.shutdown()
+            // Serve until cancelled or removed from the cluster, then shut down gracefully.
+            var removal = member.removed.makeAsyncIterator()
+            if await removal.next() != nil {
+                logger.warning("the member has been permanently removed from the cluster; exiting")
             }
+            group.cancelAll()
+            for server in servers { server.beginGracefulShutdown() }
+            member.transport.shutdown()
         }
     }
 }
 
-/// Answers "etcdserver: no leader" to requests that carry etcd's `hasleader` metadata while this
-/// member knows no leader (clientv3's `WithRequireLeader`, used by watches that must not hang).
-struct HasLeaderInterceptor: ServerInterceptor {
+/// Checks every RPC against the member's Raft role before it runs: "etcdserver: no leader" for
+/// requests carrying etcd's `hasleader` metadata while no leader is known (clientv3's
+/// `WithRequireLeader`, used by watches that must not hang), and etcd's refusal of everything but
+/// Status and serializable Range (checked by the KV service) on a learner.
+struct RaftRoleInterceptor: ServerInterceptor {
     let member: Member
 
     func intercept<Input: Sendable, Output: Sendable>(
@@ -94,6 +104,12 @@ struct HasLeaderInterceptor: ServerInterceptor {
     ) async throws -> StreamingServerResponse<Output> {
         if !member.hasLeader, request.metadata[stringValues: "hasleader"].contains(where: { $0 == "true" }) {
             throw EtcdError.noLeader
+        }
+        if member.isLearner {
+            let method = context.descriptor.fullyQualifiedMethod
+            if method != "etcdserverpb.Maintenance/Status" && method != "etcdserverpb.KV/Range" {
+                throw EtcdError.notSupportedForLearner
+            }
         }
         return try await next(request, context)
     }

@@ -27,6 +27,7 @@ enum EtcdError {
     static let peerURLExists = RPCError(code: .failedPrecondition, message: "etcdserver: Peer URLs already exists")
     static let memberExists = RPCError(code: .failedPrecondition, message: "etcdserver: member ID already exist")
     static let tooManyLearners = RPCError(code: .failedPrecondition, message: "etcdserver: too many learner members in cluster")
+    static let notSupportedForLearner = RPCError(code: .unavailable, message: "etcdserver: rpc not supported for learner")
     static let memberNotFound = RPCError(code: .notFound, message: "etcdserver: member not found")
     static let stopped = RPCError(code: .unavailable, message: "etcdserver: server stopped")
     static let notCapable = RPCError(code: .unavailable, message: "etcdserver: not capable")

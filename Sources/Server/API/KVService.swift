@@ -10,7 +10,10 @@ struct KVService: Etcdserverpb_KV.SimpleServiceProtocol {
     func range(request: Etcdserverpb_RangeRequest, context: ServerContext) async throws -> Etcdserverpb_RangeResponse {
         try await withEtcdErrors {
             try RequestChecks.range(request)
-            if !request.serializable { try await member.linearizableReadBarrier() }
+            if !request.serializable {
+                if member.isLearner { throw EtcdError.notSupportedForLearner }
+                try await member.linearizableReadBarrier()
+            }
             let result = try member.store.range(request.model)
             return Etcdserverpb_RangeResponse(result, header: member.header(revision: result.revision))
         }

@@ -173,6 +173,9 @@ public final class Member: Sendable {
     /// Whether this member leads.
     var isLeader: Bool { raftInfo.role == .leader }
 
+    /// Whether this member is a learner (it serves only Status and serializable reads, as in etcd).
+    var isLearner: Bool { membership.record(identity.memberID)?.isLearner ?? false }
+
     /// A response header at `revision` (the current one by default).
     func header(revision: Int64? = nil) -> Etcdserverpb_ResponseHeader {
         var header = Etcdserverpb_ResponseHeader()
@@ -299,6 +302,34 @@ public final class Member: Sendable {
                 if (try? await proposeEntry(.memberAttributes(update))) != nil { continue }
             }
             try? await Task.sleep(for: .milliseconds(200))
+        }
+    }
+
+    /// A leader stops replicating to a member as soon as that member's removal is in its log, so a
+    /// removed member may never apply its own removal: it may miss the entry (and lose its leader) or
+    /// hold it uncommitted (and stop campaigning). After three seconds of either, this asks the other
+    /// members whether it still belongs (etcd's peers tell a removed member so), and fires `removed` if
+    /// a member of the same cluster says it does not.
+    func runRemovalCheck() async {
+        var doubtful = 0
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(1))
+            let info = raftInfo
+            doubtful = info.leader != 0 && info.inLatestConfig ? 0 : doubtful + 1
+            guard doubtful >= 3 else { continue }
+            for record in membership.all where record.id != identity.memberID {
+                guard let url = record.peerURLs.first, let address = hostAndPort(ofURL: url),
+                      let reply = try? await PeerTransport.queryMembers(host: address.host, port: address.port),
+                      let decoded = try? JSONDecoder().decode(MembersReply.self, from: Data(reply)),
+                      decoded.clusterID == identity.clusterID
+                else { continue }
+                if !decoded.members.contains(where: { $0.id == identity.memberID }) {
+                    logger.warning("the cluster no longer lists this member", metadata: ["asked": "\(String(record.id, radix: 16))"])
+                    removedSink.yield()
+                    return
+                }
+                break
+            }
         }
     }
 

@@ -33,6 +33,8 @@ struct RaftInfo: Sendable {
     var progress: [UInt64: ProgressStatus] = [:]
     /// The transfer target while a leadership transfer is in progress.
     var leadTransferee: UInt64 = 0
+    /// Whether the latest configuration in this member's log includes it.
+    var inLatestConfig = true
 }
 
 /// The node loop (DESIGN §2): one thread owns the `RaftNode`, the raft log in memory and the WAL.
@@ -320,7 +322,8 @@ final class RaftLoop: @unchecked Sendable {
         let status = node.status
         let info = RaftInfo(term: status.hardState.term, leader: status.softState.leader, role: status.softState.role,
                             commitIndex: status.hardState.commit, lastIndex: status.lastIndex,
-                            progress: status.progress, leadTransferee: status.leadTransferee)
+                            progress: status.progress, leadTransferee: status.leadTransferee,
+                            inLatestConfig: status.confState.contains(status.id))
         published.withLock { $0 = info }
     }
 

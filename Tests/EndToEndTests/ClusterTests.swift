@@ -1,0 +1,259 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension EndToEnd {
+    /// Real multi-member setcd clusters started with exactly etcd's flags, driven by the real etcdctl:
+    /// agreement, leader failure under load, quorum loss, membership changes (issue 3's "Must show").
+    @Suite struct Cluster {
+        /// Three members: every member lists the same three, one leads, a write through any member is
+        /// read linearizably (the default) from every member at once, and every member fdatasyncs its WAL
+        /// for every append it acknowledges.
+        @Test func threeMembersAgreeAndReadLinearizably() throws {
+            let cluster = try ClusterProcess(.setcd, size: 3)
+            defer { cluster.cleanUp() }
+            try cluster.start()
+
+            var lists = Set<String>()
+            for member in cluster.members {
+                let list = cluster.ctl(["member", "list"], on: [member])
+                #expect(list.exitCode == 0, "member list on \(member.name): \(list.stderr)")
+                lists.insert(list.stdout)
+            }
+            #expect(lists.count == 1, "members disagree on the member list: \(lists)")
+            let rows = lists.first?.split(separator: "\n").map(String.init) ?? []
+            #expect(rows.count == 3, "member list: \(rows)")
+            for member in cluster.members {
+                #expect(rows.contains { $0.hasSuffix(", started, \(member.name), \(member.peerURL), http://\(member.endpoint), false") },
+                        "\(member.name) missing from \(rows)")
+            }
+
+            let status = cluster.ctl(["endpoint", "status", "--cluster", "-w", "simple"], on: [cluster.members[0]])
+            #expect(status.exitCode == 0, "endpoint status --cluster: \(status.stderr)")
+            let statusRows = status.stdout.split(separator: "\n")
+            #expect(statusRows.count == 3, "endpoint status --cluster: \(status.stdout)")
+            let leaders = statusRows.filter { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }[4] == "true" }
+            #expect(leaders.count == 1, "exactly one leader expected: \(status.stdout)")
+
+            for (index, writer) in cluster.members.enumerated() {
+                let put = cluster.ctl(["put", "key-\(index)", "value-\(index)"], on: [writer])
+                #expect(put.exitCode == 0 && put.stdout == "OK\n", "put through \(writer.name): \(put.stdout) \(put.stderr)")
+                for reader in cluster.members {
+                    let get = cluster.ctl(["get", "key-\(index)"], on: [reader])
+                    #expect(get.stdout == "key-\(index)\nvalue-\(index)\n", "write through \(writer.name), linearizable read on \(reader.name): \(get.stdout) \(get.stderr)")
+                }
+            }
+
+            // Every acknowledged append was fdatasync'ed on every member first: sequential puts each
+            // cost at least one WAL sync on each member (etcd_disk_wal_fsync_duration_seconds counts them).
+            let before = cluster.members.map { walSyncs($0) }
+            guard let leader = cluster.waitForLeader() else { Issue.record("no leader"); return }
+            for n in 0..<20 { cluster.ctl(["put", "sync-\(n)", "x"], on: [leader]) }
+            let after = cluster.members.map { walSyncs($0) }
+            for (index, member) in cluster.members.enumerated() {
+                #expect(after[index] - before[index] >= 20, "\(member.name) synced its WAL \(after[index] - before[index]) times for 20 appends")
+            }
+        }
+
+        /// Several clients write through all three members; the leader is killed with kill -9. A new
+        /// leader is elected within about two election timeouts, no acknowledged write is lost, and the
+        /// killed member, restarted with the command line that created it, catches up through a snapshot
+        /// (the others compacted their logs meanwhile) until `endpoint hashkv --cluster` agrees.
+        @Test func killingTheLeaderUnderLoadLosesNoAcknowledgedWrite() throws {
+            let cluster = try ClusterProcess(.setcd, size: 3, extraArguments: ["--snapshot-count", "300", "--snapshot-catchup-entries", "100"])
+            defer { cluster.cleanUp() }
+            try cluster.start()
+            guard let leader = cluster.waitForLeader() else { Issue.record("no leader"); return }
+
+            let ctl = try Binaries.etcdctl()
+            let dir = cluster.root + "/writers"
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            // Four loops per member; each records a put only after etcdctl said OK.
+            let script = """
+                n=0
+                for ep in $EPS; do
+                  for k in 1 2 3 4; do
+                    n=$((n+1))
+                    (
+                      i=0; w=$n
+                      while [ ! -e "$DIR/stop" ]; do
+                        i=$((i+1))
+                        if "$CTL" --endpoints="$ep" --dial-timeout=1s --command-timeout=3s put "w$w/$i" "v$w-$i" >/dev/null 2>&1; then
+                          echo "w$w/$i v$w-$i" >> "$DIR/acked.$w"
+                        else
+                          sleep 0.2
+                        fi
+                      done
+                    ) &
+                  done
+                done
+                wait
+                """
+            let writers = try Subprocess("/bin/bash", ["-c", script], environment: childEnvironment([
+                "ETCDCTL_API": "3", "DIR": dir, "CTL": ctl, "EPS": cluster.members.map(\.endpoint).joined(separator: " "),
+            ]))
+            func acknowledged() -> [String: String] {
+                var acked: [String: String] = [:]
+                for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where name.hasPrefix("acked.") {
+                    let text = (try? String(contentsOfFile: dir + "/" + name, encoding: .utf8)) ?? ""
+                    for line in text.split(separator: "\n") {
+                        let parts = line.split(separator: " ", maxSplits: 1)
+                        if parts.count == 2 { acked[String(parts[0])] = String(parts[1]) }
+                    }
+                }
+                return acked
+            }
+            Thread.sleep(forTimeInterval: 3)
+            let ackedBeforeKill = acknowledged().count
+            #expect(ackedBeforeKill > 50, "only \(ackedBeforeKill) puts acknowledged before the kill")
+
+            cluster.crash(leader)
+            let killedAt = Date()
+            let survivors = cluster.members.filter { $0 !== leader }
+            let newLeader = cluster.waitForLeader(among: survivors, timeout: 20)
+            let election = Date().timeIntervalSince(killedAt)
+            trace("new leader \(newLeader?.name ?? "none") \(String(format: "%.2f", election)) s after kill -9 of \(leader.name)")
+            #expect(newLeader != nil, "no new leader after the leader was killed")
+            // Two election timeouts (2 s with the default 1000 ms), plus the time to observe it with etcdctl.
+            #expect(election < 4, "a new leader took \(election) s")
+
+            // Keep writing until the survivors have snapshotted and compacted past the dead member's log.
+            let ackedAtKill = acknowledged().count
+            let deadline = Date().addingTimeInterval(30)
+            while acknowledged().count < ackedAtKill + 1200 && Date() < deadline { Thread.sleep(forTimeInterval: 0.2) }
+            _ = FileManager.default.createFile(atPath: dir + "/stop", contents: nil)
+            #expect(writers.wait(seconds: 30), "the writer loops did not stop")
+            let acked = acknowledged()
+            #expect(acked.count >= ackedAtKill + 1200, "only \(acked.count - ackedAtKill) puts acknowledged after the kill")
+
+            try cluster.launch(leader)
+            try cluster.waitHealthy(leader)
+            var hashes: Set<String> = []
+            let hashDeadline = Date().addingTimeInterval(30)
+            repeat {
+                let result = cluster.ctl(["endpoint", "hashkv", "--cluster"], on: [survivors[0]])
+                hashes = Set(result.stdout.split(separator: "\n").compactMap { $0.split(separator: ",").last.map(String.init) })
+                if result.exitCode == 0 && hashes.count == 1 && result.stdout.split(separator: "\n").count == 3 { break }
+                Thread.sleep(forTimeInterval: 0.5)
+            } while Date() < hashDeadline
+            #expect(hashes.count == 1, "hashkv differs after the restarted member caught up: \(hashes)")
+            #expect(leader.log.contains("installed snapshot"), "the restarted member did not catch up through a snapshot")
+
+            for member in cluster.members {
+                let get = cluster.ctl(["get", "w", "--prefix"], on: [member], timeout: 60)
+                let lines = get.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+                var stored: [String: String] = [:]
+                var index = 0
+                while index + 1 < lines.count {
+                    stored[lines[index]] = lines[index + 1]
+                    index += 2
+                }
+                let missing = acked.filter { stored[$0.key] != $0.value }
+                #expect(missing.isEmpty, "\(member.name) lacks \(missing.count) of \(acked.count) acknowledged puts, e.g. \(missing.prefix(3))")
+            }
+        }
+
+        /// Five members keep serving with two of them dead; a leader left in a minority (its last two
+        /// followers frozen with SIGSTOP) steps down (check-quorum) and serves no linearizable read, while
+        /// serializable reads still answer; once the followers resume, the cluster serves writes again.
+        @Test func fiveMembersSurviveTwoFailuresAndAMinorityLeaderStepsDown() throws {
+            let cluster = try ClusterProcess(.setcd, size: 5)
+            defer { cluster.cleanUp() }
+            try cluster.start()
+            guard let leader = cluster.waitForLeader() else { Issue.record("no leader"); return }
+            let followers = cluster.members.filter { $0 !== leader }
+            cluster.crash(followers[0])
+            cluster.crash(followers[1])
+            let put = cluster.ctl(["put", "survives", "two-failures"], on: [leader])
+            #expect(put.exitCode == 0, "put with two of five members down: \(put.stderr)")
+            let get = cluster.ctl(["get", "survives"], on: [followers[2]])
+            #expect(get.stdout == "survives\ntwo-failures\n", "read with two of five members down: \(get.stdout) \(get.stderr)")
+
+            cluster.pause(followers[2])
+            cluster.pause(followers[3])
+            let deadline = Date().addingTimeInterval(10)
+            var steppedDown = false
+            while Date() < deadline {
+                if let status = cluster.status(leader), !status.isLeader { steppedDown = true; break }
+                Thread.sleep(forTimeInterval: 0.2)
+            }
+            #expect(steppedDown, "the leader kept leading with one of five members reachable")
+            let linearizable = cluster.ctl(["get", "survives"], on: [leader])
+            #expect(linearizable.exitCode != 0, "a minority member served a linearizable read: \(linearizable.stdout)")
+            let serializable = cluster.ctl(["get", "survives", "--consistency=s"], on: [leader])
+            #expect(serializable.stdout == "survives\ntwo-failures\n", "serializable read in the minority: \(serializable.stdout) \(serializable.stderr)")
+
+            cluster.resume(followers[2])
+            cluster.resume(followers[3])
+            #expect(cluster.waitForLeader(among: [leader, followers[2], followers[3]], timeout: 20) != nil, "no leader after the followers resumed")
+            let again = cluster.ctl(["put", "after", "resume"], on: [leader], timeout: 30)
+            #expect(again.exitCode == 0, "put after the followers resumed: \(again.stderr)")
+        }
+
+        /// With the real etcdctl: a learner is added, refused promotion while it has not caught up, started
+        /// with `--initial-cluster-state existing`, promoted once in sync; leadership moves to it; a member
+        /// is removed (and its process stops), and the rest agree on the data.
+        @Test func learnerAddPromoteMoveLeaderAndRemove() throws {
+            let cluster = try ClusterProcess(.setcd, size: 3)
+            defer { cluster.cleanUp() }
+            try cluster.start()
+            guard let leader = cluster.waitForLeader() else { Issue.record("no leader"); return }
+            cluster.ctl(["put", "before-join", "1"], on: [leader])
+
+            let learner = cluster.prepareMember()
+            let add = cluster.ctl(["member", "add", learner.name, "--learner", "--peer-urls=\(learner.peerURL)"], on: [leader])
+            #expect(add.exitCode == 0, "member add --learner: \(add.stderr)")
+            #expect(add.stdout.contains("added to cluster"), "member add output: \(add.stdout)")
+            guard let learnerID = add.stdout.split(separator: " ").dropFirst().first.map(String.init) else {
+                Issue.record("no member id in: \(add.stdout)")
+                return
+            }
+            let early = cluster.ctl(["member", "promote", learnerID], on: [leader])
+            #expect(early.exitCode != 0 && early.stderr.contains("etcdserver: can only promote a learner member which is in sync with leader"),
+                    "promoting a learner that has not started: \(early.stdout) \(early.stderr)")
+
+            try cluster.join(learner)
+            var promoted = false
+            let deadline = Date().addingTimeInterval(30)
+            while Date() < deadline && !promoted {
+                promoted = cluster.ctl(["member", "promote", learnerID], on: [leader]).exitCode == 0
+                if !promoted { Thread.sleep(forTimeInterval: 0.5) }
+            }
+            #expect(promoted, "the learner was never promoted")
+            let list = cluster.ctl(["member", "list"], on: [leader])
+            #expect(list.stdout.contains("\(learnerID), started, \(learner.name), \(learner.peerURL), http://\(learner.endpoint), false"),
+                    "member list after promotion: \(list.stdout)")
+            let read = cluster.ctl(["get", "before-join"], on: [learner])
+            #expect(read.stdout == "before-join\n1\n", "the new member's linearizable read: \(read.stdout) \(read.stderr)")
+
+            let move = cluster.ctl(["move-leader", learnerID], on: [leader])
+            #expect(move.exitCode == 0 && move.stdout.contains("Leadership transferred"), "move-leader: \(move.stdout) \(move.stderr)")
+            #expect(cluster.status(learner)?.isLeader == true, "the new member does not lead after move-leader")
+
+            guard let removed = cluster.members.first(where: { $0 !== leader && $0 !== learner }),
+                  let removedID = cluster.memberID(removed) else { Issue.record("no member to remove"); return }
+            let remove = cluster.ctl(["member", "remove", removedID], on: [learner])
+            #expect(remove.exitCode == 0 && remove.stdout.contains("removed from cluster"), "member remove: \(remove.stdout) \(remove.stderr)")
+            let stopDeadline = Date().addingTimeInterval(15)
+            while removed.isRunning && Date() < stopDeadline { Thread.sleep(forTimeInterval: 0.2) }
+            #expect(!removed.isRunning, "the removed member kept running:\n\(removed.log.suffix(3000))")
+            let after = cluster.ctl(["member", "list"], on: [learner])
+            #expect(after.stdout.split(separator: "\n").count == 3 && !after.stdout.contains(removedID), "member list after remove: \(after.stdout)")
+            #expect(cluster.ctl(["put", "after-remove", "1"], on: [leader]).exitCode == 0, "put after remove")
+            let hashes = cluster.ctl(["endpoint", "hashkv", "--cluster"], on: [learner])
+            let values = Set(hashes.stdout.split(separator: "\n").compactMap { $0.split(separator: ",").last })
+            #expect(hashes.exitCode == 0 && values.count == 1, "hashkv after remove: \(hashes.stdout) \(hashes.stderr)")
+        }
+
+        /// The WAL fsync count a member reports on /metrics.
+        private func walSyncs(_ member: MemberProcess) -> Int {
+            guard let curl = RawGRPC.curl,
+                  let result = try? Subprocess.run(curl, ["-s", "--max-time", "5", "http://\(member.endpoint)/metrics"], timeout: 10)
+            else { return -1 }
+            let line = result.stdout.split(separator: "\n").first { $0.hasPrefix("etcd_disk_wal_fsync_duration_seconds_count") }
+            return line.flatMap { $0.split(separator: " ").last }.flatMap { Int(Double($0) ?? -1) } ?? -1
+        }
+    }
+}
