@@ -25,6 +25,8 @@ public struct ServerConfig: Sendable {
     /// Milliseconds.
     public var electionTimeout = 1000
     public var snapshotCount = 10_000
+    /// Refuse membership changes that could cost the cluster its quorum (etcd's default: on).
+    public var strictReconfigCheck = true
     /// Entries kept after a snapshot so slow followers can catch up without one.
     public var snapshotCatchupEntries = 5_000
 

@@ -156,8 +156,9 @@ extension EndToEnd {
         }
 
         /// Five members keep serving with two of them dead; a leader left in a minority (its last two
-        /// followers frozen with SIGSTOP) steps down (check-quorum) and serves no linearizable read, while
-        /// serializable reads still answer; once the followers resume, the cluster serves writes again.
+        /// followers frozen with SIGSTOP) steps down (check-quorum), serves no linearizable read and
+        /// cancels watches that require a leader with "etcdserver: no leader", while serializable reads
+        /// still answer; once the followers resume, the cluster serves writes again.
         @Test func fiveMembersSurviveTwoFailuresAndAMinorityLeaderStepsDown() throws {
             let cluster = try ClusterProcess(.setcd, size: 5)
             defer { cluster.cleanUp() }
@@ -182,6 +183,10 @@ extension EndToEnd {
             #expect(steppedDown, "the leader kept leading with one of five members reachable")
             let linearizable = cluster.ctl(["get", "survives"], on: [leader])
             #expect(linearizable.exitCode != 0, "a minority member served a linearizable read: \(linearizable.stdout)")
+            // etcdctl watch requires a leader (clientv3's WithRequireLeader): the server cancels it at once.
+            let watch = cluster.ctl(["watch", "survives"], on: [leader], timeout: 10)
+            #expect(!watch.timedOut && (watch.stdout + watch.stderr).contains("etcdserver: no leader"),
+                    "a watch that requires a leader, in a minority: \(watch.stdout) \(watch.stderr)")
             let serializable = cluster.ctl(["get", "survives", "--consistency=s"], on: [leader])
             #expect(serializable.stdout == "survives\ntwo-failures\n", "serializable read in the minority: \(serializable.stdout) \(serializable.stderr)")
 
@@ -203,7 +208,9 @@ extension EndToEnd {
             cluster.ctl(["put", "before-join", "1"], on: [leader])
 
             let learner = cluster.prepareMember()
-            let add = cluster.ctl(["member", "add", learner.name, "--learner", "--peer-urls=\(learner.peerURL)"], on: [leader])
+            // As etcd (--strict-reconfig-check), membership changes wait until every voter has been
+            // connected for 5 s: "etcdserver: unhealthy cluster" until then.
+            let add = retryWhileUnhealthy(cluster, ["member", "add", learner.name, "--learner", "--peer-urls=\(learner.peerURL)"], on: leader)
             #expect(add.exitCode == 0, "member add --learner: \(add.stderr)")
             #expect(add.stdout.contains("added to cluster"), "member add output: \(add.stdout)")
             guard let learnerID = add.stdout.split(separator: " ").dropFirst().first.map(String.init) else {
@@ -234,7 +241,7 @@ extension EndToEnd {
 
             guard let removed = cluster.members.first(where: { $0 !== leader && $0 !== learner }),
                   let removedID = cluster.memberID(removed) else { Issue.record("no member to remove"); return }
-            let remove = cluster.ctl(["member", "remove", removedID], on: [learner])
+            let remove = retryWhileUnhealthy(cluster, ["member", "remove", removedID], on: learner)
             #expect(remove.exitCode == 0 && remove.stdout.contains("removed from cluster"), "member remove: \(remove.stdout) \(remove.stderr)")
             let stopDeadline = Date().addingTimeInterval(15)
             while removed.isRunning && Date() < stopDeadline { Thread.sleep(forTimeInterval: 0.2) }
@@ -245,6 +252,18 @@ extension EndToEnd {
             let hashes = cluster.ctl(["endpoint", "hashkv", "--cluster"], on: [learner])
             let values = Set(hashes.stdout.split(separator: "\n").compactMap { $0.split(separator: ",").last })
             #expect(hashes.exitCode == 0 && values.count == 1, "hashkv after remove: \(hashes.stdout) \(hashes.stderr)")
+        }
+
+        /// Runs a membership command until the cluster is healthy enough for it: etcd (and setcd, with
+        /// `--strict-reconfig-check`) refuse changes until every voter has been connected for 5 s.
+        private func retryWhileUnhealthy(_ cluster: ClusterProcess, _ args: [String], on member: MemberProcess) -> CommandResult {
+            var result = cluster.ctl(args, on: [member])
+            let deadline = Date().addingTimeInterval(15)
+            while result.exitCode != 0 && result.stderr.contains("etcdserver: unhealthy cluster") && Date() < deadline {
+                Thread.sleep(forTimeInterval: 0.5)
+                result = cluster.ctl(args, on: [member])
+            }
+            return result
         }
 
         /// The WAL fsync count a member reports on /metrics.

@@ -17,6 +17,8 @@ import Testing
             .message([]),
             .message(Array(0...255)),
             .message([UInt8](repeating: 0xAB, count: 70_000)),
+            .membersRequest,
+            .membersReply(Array("{}".utf8)),
         ]
         let channel = EmbeddedChannel(handler: ByteToMessageHandler(PeerFrameDecoder(maxFrameLength: 1 << 20)))
         var bytes = encoded(frames)

@@ -46,17 +46,13 @@ run_round() {  # $1 = etcd | setcd, $2 = round number
     local name=$1 round=$2 dir="$WORK/$1-$2" port peer
     mkdir -p "$dir"
     port=$(free_port)
-    if [ "$name" = etcd ]; then
-        peer=$(free_port)
-        "$ETCD" --data-dir "$dir/data" --name default \
-            --listen-client-urls "http://127.0.0.1:$port" --advertise-client-urls "http://127.0.0.1:$port" \
-            --listen-peer-urls "http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
-            --initial-cluster "default=http://127.0.0.1:$peer" >"$dir/server.log" 2>&1 &
-    else
-        "$SETCD" --data-dir "$dir/data" \
-            --listen-client-urls "http://127.0.0.1:$port" --advertise-client-urls "http://127.0.0.1:$port" \
-            >"$dir/server.log" 2>&1 &
-    fi
+    peer=$(free_port)
+    local binary=$SETCD
+    [ "$name" = etcd ] && binary=$ETCD
+    "$binary" --data-dir "$dir/data" --name default \
+        --listen-client-urls "http://127.0.0.1:$port" --advertise-client-urls "http://127.0.0.1:$port" \
+        --listen-peer-urls "http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
+        --initial-cluster "default=http://127.0.0.1:$peer" >"$dir/server.log" 2>&1 &
     SERVER_PID=$!
     if ! wait_port "$port"; then
         echo "$name did not start; see $dir/server.log" >&2; stop_server; return 1

@@ -22,6 +22,7 @@ struct ClusterService: Etcdserverpb_Cluster.SimpleServiceProtocol {
     func memberAdd(request: Etcdserverpb_MemberAddRequest, context: ServerContext) async throws -> Etcdserverpb_MemberAddResponse {
         try await withEtcdErrors {
             let urls = try Self.validatedPeerURLs(request.peerUrls)
+            try member.checkMayAdd(isLearner: request.isLearner)
             let members = member.membership.all
             if members.contains(where: { !Set($0.peerURLs).isDisjoint(with: urls) }) { throw EtcdError.peerURLExists }
             if request.isLearner && members.contains(where: \.isLearner) { throw EtcdError.tooManyLearners }
@@ -40,6 +41,7 @@ struct ClusterService: Etcdserverpb_Cluster.SimpleServiceProtocol {
     func memberRemove(request: Etcdserverpb_MemberRemoveRequest, context: ServerContext) async throws -> Etcdserverpb_MemberRemoveResponse {
         try await withEtcdErrors {
             guard let record = member.membership.record(request.id) else { throw EtcdError.memberNotFound }
+            try member.checkMayRemove(record.id)
             let after = try await member.proposeConfChange(.removeNode, record: record)
             var response = Etcdserverpb_MemberRemoveResponse()
             response.header = member.header(revision: 0)
@@ -68,6 +70,7 @@ struct ClusterService: Etcdserverpb_Cluster.SimpleServiceProtocol {
         try await withEtcdErrors {
             guard var record = member.membership.record(request.id) else { throw EtcdError.memberNotFound }
             guard record.isLearner else { throw EtcdError.memberNotLearner }
+            try member.checkMayPromote()
             let info = member.raftInfo
             // The leader knows how far the learner is; a follower forwards the change to it.
             if info.role == .leader {

@@ -24,7 +24,7 @@ final class PeerInbox: Sendable {
         guard let target = target.withLock({ $0 }) else { return }
         switch channel {
         case .messages:
-            guard let message = try? RaftWire.decode(payload), !message.type.isLocal else {
+            guard let message = try? RaftWire.decode(payload) else {
                 target.logger.debug("dropping a malformed peer message", metadata: ["from": "\(String(from, radix: 16))"])
                 return
             }

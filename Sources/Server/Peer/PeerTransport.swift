@@ -133,8 +133,11 @@ public final class PeerTransport: Sendable {
     }
 
     /// Whether the messages connection to `peer` is currently established.
-    public func isConnected(_ peer: UInt64) -> Bool {
-        senders.withLock { $0[peer]?.first { $0.channel == .messages } }?.isConnected ?? false
+    public func isConnected(_ peer: UInt64) -> Bool { connectedSince(peer) != nil }
+
+    /// Since when the messages connection to `peer` has been up (etcd's `ActiveSince`); nil if it is down.
+    public func connectedSince(_ peer: UInt64) -> ContinuousClock.Instant? {
+        senders.withLock { $0[peer]?.first { $0.channel == .messages } }?.connectedSince
     }
 
     /// Serves inbound connections and runs the outbound senders until cancelled.
@@ -219,7 +222,8 @@ final class PeerSender: Sendable {
     private struct State {
         var queue: [[UInt8]] = []
         var waiter: CheckedContinuation<Void, Never>?
-        var connected = false
+        /// When the current connection was established; nil while disconnected.
+        var connectedSince: ContinuousClock.Instant?
         var stopped = false
     }
     private let state = Mutex(State())
@@ -233,7 +237,7 @@ final class PeerSender: Sendable {
         self.group = group
     }
 
-    var isConnected: Bool { state.withLock { $0.connected } }
+    var connectedSince: ContinuousClock.Instant? { state.withLock { $0.connectedSince } }
 
     func enqueue(_ payload: [UInt8]) -> Bool {
         state.withLock { state in
@@ -295,7 +299,7 @@ final class PeerSender: Sendable {
                     }
                 try await connection.executeThenClose { _, outbound in
                     try await outbound.write(.hello(clusterID: configuration.clusterID, from: configuration.localID, channel: channel))
-                    state.withLock { $0.connected = true }
+                    state.withLock { $0.connectedSince = .now }
                     backoff = configuration.minimumBackoff
                     while let batch = await nextBatch() {
                         try await outbound.write(contentsOf: batch.map(PeerFrame.message))
@@ -304,7 +308,7 @@ final class PeerSender: Sendable {
             } catch {
                 // Refused, reset or closed: reconnect after the backoff below.
             }
-            state.withLock { $0.connected = false }
+            state.withLock { $0.connectedSince = nil }
             if state.withLock({ $0.stopped }) { return }
             try? await Task.sleep(for: backoff)
             backoff = min(backoff * 2, configuration.maximumBackoff)

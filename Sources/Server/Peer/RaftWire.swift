@@ -55,7 +55,8 @@ enum RaftWire {
 
     static func read(from buffer: inout ByteBuffer) throws(RaftWireError) -> Message {
         guard let version = buffer.readInteger(as: UInt8.self), version == Self.version else { throw .malformed("unknown version") }
-        guard let typeByte = buffer.readInteger(as: UInt8.self), let type = MessageType(rawValue: typeByte) else {
+        // Local message types (hup, beat, ...) never cross the network.
+        guard let typeByte = buffer.readInteger(as: UInt8.self), let type = MessageType(rawValue: typeByte), !type.isLocal else {
             throw .malformed("unknown message type")
         }
         var fields: [UInt64] = []
