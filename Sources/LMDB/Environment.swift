@@ -131,15 +131,18 @@ public final class Environment: @unchecked Sendable {
 
     /// Runs `body` in a write transaction, committing if it returns and aborting if it throws.
     ///
-    /// If the map is full, the transaction is aborted, the map grows (doubling, up to `maxMapSize`) and
-    /// `body` runs again: it must have no effects outside the transaction. Past `maxMapSize` it throws
-    /// `LMDBError.mapFull`.
-    public func write<T>(_ body: (WriteTransaction) throws -> T) throws -> T {
+    /// If the map is full, the transaction is aborted, the map grows (doubling, up to `maxMapSize`, or
+    /// `growthLimit` for this one transaction) and `body` runs again: it must have no effects outside the
+    /// transaction. Past the limit it throws `LMDBError.mapFull`.
+    ///
+    /// A transaction that replaces most of the data needs room for the old and the new pages at once
+    /// (LMDB reuses freed pages only after the commit): such a one passes a larger `growthLimit`.
+    public func write<T>(growthLimit: Int? = nil, _ body: (WriteTransaction) throws -> T) throws -> T {
         while true {
             do {
                 return try writeOnce(body)
             } catch let error as LMDBError where error == .mapFull {
-                guard try grow() else { throw error }
+                guard try grow(upTo: max(growthLimit ?? maxMapSize, maxMapSize)) else { throw error }
             }
         }
     }
@@ -161,12 +164,12 @@ public final class Environment: @unchecked Sendable {
         return result
     }
 
-    /// Doubles the map size (up to `maxMapSize`); returns false if it is already at the maximum.
-    private func grow() throws -> Bool {
+    /// Doubles the map size (up to `limit`); returns false if it is already at the limit.
+    private func grow(upTo limit: Int) throws -> Bool {
         pthread_rwlock_wrlock(resizeLock)
         defer { pthread_rwlock_unlock(resizeLock) }
-        guard mapSize < maxMapSize else { return false }
-        let newSize = min(mapSize * 2, maxMapSize)
+        guard mapSize < limit else { return false }
+        let newSize = min(mapSize * 2, limit)
         try LMDBError.check(mdb_env_set_mapsize(env, newSize))
         mapSize = newSize
         return true

@@ -173,7 +173,8 @@ public final class MVCCStore: Sendable {
     /// another member, in one LMDB transaction (so a crash leaves either store whole); then takes its
     /// applied index, revisions and leases (each with its full TTL). Watchers behind the snapshot's
     /// revision catch up from its history, or learn that it was compacted. Only the apply thread calls
-    /// this. Throws `noSpace` if the old and new contents together do not fit in the map.
+    /// this. The map may grow to twice its usual limit for this transaction, since the old and the new
+    /// contents coexist until the commit; throws `noSpace` if even that does not hold them.
     public func restore(fromSnapshotAt path: String) throws {
         let loaded: State
         let leases: [Lease]
@@ -189,7 +190,9 @@ public final class MVCCStore: Sendable {
                     return nil
                 }
             }
-            (loaded, leases) = try env.write { txn in
+            // The old and the new data coexist until the commit: allow the map twice its usual limit
+            // for this transaction, so a store near its quota can still take the leader's snapshot.
+            (loaded, leases) = try env.write(growthLimit: 2 * env.maxMapSize) { txn in
                 try snapshot.read { source in
                     for (db, sourceDB) in zip(schema.all, sources) {
                         try txn.clear(db.database)

@@ -1,6 +1,7 @@
 import EtcdProto
 import Foundation
 import GRPCCore
+import GRPCNIOTransportHTTP2
 import Raft
 
 /// etcd's Cluster service: the member list and membership changes, which go through Raft as
@@ -72,18 +73,36 @@ struct ClusterService: Etcdserverpb_Cluster.SimpleServiceProtocol {
             guard record.isLearner else { throw EtcdError.memberNotLearner }
             try member.checkMayPromote()
             let info = member.raftInfo
-            // The leader knows how far the learner is; a follower forwards the change to it.
-            if info.role == .leader {
-                let leaderMatch = info.progress[member.identity.memberID]?.match ?? info.lastIndex
-                let learnerMatch = info.progress[record.id]?.match ?? 0
-                if learnerMatch * 100 < leaderMatch * Self.learnerReadyPercent { throw EtcdError.learnerNotReady }
+            // Only the leader knows how far the learner is: a follower forwards the request to it, as etcd does.
+            guard info.role == .leader else {
+                var response = try await forwardToLeader(request, leader: info.leader)
+                response.header = member.header(revision: 0)
+                return response
             }
+            let leaderMatch = info.progress[member.identity.memberID]?.match ?? info.lastIndex
+            let learnerMatch = info.progress[record.id]?.match ?? 0
+            if learnerMatch * 100 < leaderMatch * Self.learnerReadyPercent { throw EtcdError.learnerNotReady }
             record.isLearner = false
             let after = try await member.proposeConfChange(.addNode, record: record)
             var response = Etcdserverpb_MemberPromoteResponse()
             response.header = member.header(revision: 0)
             response.members = after.map(\.message)
             return response
+        }
+    }
+
+    /// Sends a promotion to the leader's client URL and returns its answer (errors included).
+    private func forwardToLeader(_ request: Etcdserverpb_MemberPromoteRequest, leader: UInt64) async throws -> Etcdserverpb_MemberPromoteResponse {
+        guard leader != 0, let url = member.membership.record(leader)?.clientURLs.first, let address = hostAndPort(ofURL: url) else {
+            throw EtcdError.noLeader
+        }
+        do {
+            return try await withGRPCClient(transport: try .http2NIOPosix(target: .ipv4(host: address.host, port: address.port), transportSecurity: .plaintext)) { client in
+                try await Etcdserverpb_Cluster.Client(wrapping: client).memberPromote(request)
+            }
+        } catch let error as RPCError {
+            // Only the status travels on: the leader's trailers (grpc-status, ...) must not become ours.
+            throw RPCError(code: error.code, message: error.message)
         }
     }
 

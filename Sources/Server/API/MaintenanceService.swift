@@ -35,7 +35,9 @@ struct MaintenanceService: Etcdserverpb_Maintenance.SimpleServiceProtocol {
         response.raftAppliedIndex = member.store.consistentIndex
         response.raftTerm = info.term
         response.isLearner = member.membership.record(member.identity.memberID)?.isLearner ?? false
-        if info.leader == 0 { response.errors = ["etcdserver: no leader"] }
+        if info.leader == 0 { response.errors.append("etcdserver: no leader") }
+        // Each alarm in protobuf's text form, as etcd's gogo-generated String() prints it.
+        response.errors += member.alarms.list().map { "memberID:\($0.memberID) alarm:\($0.alarm == .nospace ? "NOSPACE" : "CORRUPT") " }
         return response
     }
 
@@ -117,7 +119,7 @@ struct MaintenanceService: Etcdserverpb_Maintenance.SimpleServiceProtocol {
                 return response
             }
         }
-        throw EtcdError.timeout
+        throw RPCError(code: .unknown, message: "etcdserver: request timed out, leader transfer took too long")
     }
 
     func downgrade(request: Etcdserverpb_DowngradeRequest, context: ServerContext) async throws -> Etcdserverpb_DowngradeResponse {

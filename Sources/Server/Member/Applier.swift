@@ -211,7 +211,7 @@ final class Applier: @unchecked Sendable {
                 waits.resolve(requestID, with: .leaseTTL(store.lessor.renew(lease) ?? 0))
             }
         }
-        if membershipChanged && membership.record(localID) == nil && !confState.contains(localID) {
+        if membershipChanged && membership.isRemoved(localID) {
             logger.warning("this member has been permanently removed from the cluster; stopping")
             onRemoved()
         }
@@ -233,9 +233,13 @@ final class Applier: @unchecked Sendable {
             connect(record)
             return .clusterRecord(key: record.storeKey, value: record.encoded())
         case .removeNode:
-            membership.remove(change.nodeID)
+            var record = membership.record(change.nodeID)
+                ?? context ?? MemberRecord(id: change.nodeID, name: "", peerURLs: [], clientURLs: [], isLearner: false)
+            record.id = change.nodeID
+            record.removed = true
+            membership.set(record)
             if change.nodeID != localID { transport.removePeer(change.nodeID) }
-            return .clusterRecord(key: MemberRecord.storeKey(change.nodeID), value: nil)
+            return .clusterRecord(key: record.storeKey, value: record.encoded())
         }
     }
 
@@ -279,7 +283,7 @@ final class Applier: @unchecked Sendable {
         }
         let records = Self.loadMembers(from: store)
         membership.replaceAll(records)
-        for record in records { connect(record) }
+        for record in records where record.removed != true { connect(record) }
         confState = snapshot.metadata.confState
         appliedIndex = max(appliedIndex, index)
         lastSnapshotIndex = index

@@ -7,6 +7,9 @@ struct Identity: Codable, Sendable {
     var name: String
     var memberID: UInt64
     var clusterID: UInt64
+    /// For a member that joined an existing cluster: the members it was told about, its peers until
+    /// it has applied the cluster's log.
+    var joinedMembers: [MemberRecord]?
 
     /// Raft log entries carry request ids and the membership lives in the store.
     static let currentFormat = 2
@@ -21,8 +24,9 @@ struct Identity: Codable, Sendable {
     }
 }
 
-/// A member's answer to a joining member: the cluster id and the members.
+/// A member's answer to a joining member: the cluster id, the members and the removed members' ids.
 struct MembersReply: Codable {
     var clusterID: UInt64
     var members: [MemberRecord]
+    var removed: [UInt64]?
 }

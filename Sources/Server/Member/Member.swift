@@ -42,7 +42,6 @@ public final class Member: Sendable {
         let memberDir = dataDir + "/member"
         let identityPath = memberDir + "/identity.json"
         var bootstrapMembers: [MemberRecord]?
-        var joinMembers: [MemberRecord]?
         let identity: Identity
         if FileManager.default.fileExists(atPath: identityPath) {
             // As etcd: an existing data dir wins over the --initial-* flags.
@@ -71,8 +70,7 @@ public final class Member: Sendable {
                 guard let me = members.first(where: { Set($0.peerURLs) == Set(config.initialAdvertisePeerURLs) }) else {
                     throw ConfigError("error validating peerURLs: member with peer URLs \(config.initialAdvertisePeerURLs.joined(separator: ",")) is not in the cluster; add it first (member add)")
                 }
-                joinMembers = members
-                identity = Identity(format: Identity.currentFormat, name: config.name, memberID: me.id, clusterID: clusterID)
+                identity = Identity(format: Identity.currentFormat, name: config.name, memberID: me.id, clusterID: clusterID, joinedMembers: members)
             default:
                 throw ConfigError("invalid value \"\(config.initialClusterState)\" for flag -initial-cluster-state: invalid value \"\(config.initialClusterState)\" for flag -initial-cluster-state: valid values are \"new\", \"existing\"")
             }
@@ -108,6 +106,10 @@ public final class Member: Sendable {
             walHardState = WALHardState(term: 1, vote: 0, commit: UInt64(entries.count))
             try wal.save(entries: walEntries, hardState: walHardState)
         }
+        // Store files of snapshots received but never installed, or installed before a crash.
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: memberDir + "/snap")) ?? [] where name.hasSuffix(".mdb") {
+            if let index = UInt64(name.prefix(16), radix: 16), index <= store.consistentIndex { unlink(memberDir + "/snap/" + name) }
+        }
         if !FileManager.default.fileExists(atPath: identityPath) {
             // Written last: a data dir without it is an unfinished first start and begins again.
             try identity.save(to: identityPath)
@@ -118,7 +120,7 @@ public final class Member: Sendable {
         }
 
         var records = Applier.loadMembers(from: store)
-        if records.isEmpty { records = bootstrapMembers ?? joinMembers ?? [] }
+        if records.isEmpty { records = bootstrapMembers ?? identity.joinedMembers ?? [] }
         membership = Membership(records)
         var transportConfiguration = PeerTransport.Configuration(clusterID: identity.clusterID, localID: identity.memberID)
         transportConfiguration.maxMessageBytes = max(64 << 20, config.maxRequestBytes * 4)
@@ -126,7 +128,7 @@ public final class Member: Sendable {
         transport = PeerTransport(configuration: transportConfiguration, handler: { from, channel, payload in
             inbox.receive(from: from, channel: channel, payload: payload)
         })
-        for record in records where record.id != identity.memberID {
+        for record in records where record.id != identity.memberID && record.removed != true {
             if let url = record.peerURLs.first, let address = hostAndPort(ofURL: url) {
                 transport.addPeer(record.id, host: address.host, port: address.port)
             }
@@ -263,7 +265,7 @@ public final class Member: Sendable {
 
     /// This member's answer to `queryMembers`.
     func membersReply() -> [UInt8] {
-        Array((try? JSONEncoder().encode(MembersReply(clusterID: identity.clusterID, members: membership.all))) ?? Data())
+        Array((try? JSONEncoder().encode(MembersReply(clusterID: identity.clusterID, members: membership.all, removed: membership.removedIDs))) ?? Data())
     }
 
     // MARK: - Housekeeping
@@ -292,7 +294,7 @@ public final class Member: Sendable {
     /// Publishes this member's name and client URLs through the log once a leader is known, as etcd's
     /// `publish` does, retrying until they are applied.
     func runPublishAttributes() async {
-        while !Task.isCancelled {
+        while !Task.isCancelled && !membership.isRemoved(identity.memberID) {
             if let record = membership.record(identity.memberID),
                record.name == config.name, record.clientURLs == config.advertiseClientURLs {
                 return
@@ -308,8 +310,9 @@ public final class Member: Sendable {
     /// A leader stops replicating to a member as soon as that member's removal is in its log, so a
     /// removed member may never apply its own removal: it may miss the entry (and lose its leader) or
     /// hold it uncommitted (and stop campaigning). After three seconds of either, this asks the other
-    /// members whether it still belongs (etcd's peers tell a removed member so), and fires `removed` if
-    /// a member of the same cluster says it does not.
+    /// members (etcd's peers tell a removed member so), and fires `removed` if a member of the same
+    /// cluster has applied this member's removal. A peer that merely does not know this member yet (it
+    /// lags behind the member's addition) is no evidence.
     func runRemovalCheck() async {
         var doubtful = 0
         while !Task.isCancelled {
@@ -323,7 +326,7 @@ public final class Member: Sendable {
                       let decoded = try? JSONDecoder().decode(MembersReply.self, from: Data(reply)),
                       decoded.clusterID == identity.clusterID
                 else { continue }
-                if !decoded.members.contains(where: { $0.id == identity.memberID }) {
+                if decoded.removed?.contains(identity.memberID) == true {
                     logger.warning("the cluster no longer lists this member", metadata: ["asked": "\(String(record.id, radix: 16))"])
                     removedSink.yield()
                     return

@@ -12,6 +12,9 @@ struct MemberRecord: Codable, Sendable, Equatable {
     /// Empty until the member has started and published its attributes.
     var clientURLs: [String]
     var isLearner: Bool
+    /// Set once the member has been removed: the record stays so that a removed member asking its
+    /// peers learns that it was removed (and not merely that they do not know it yet).
+    var removed: Bool?
 
     /// The record as etcd's Member message.
     var message: Etcdserverpb_Member {
@@ -79,8 +82,8 @@ struct MemberRecord: Codable, Sendable, Equatable {
     }
 }
 
-/// The members of the cluster as of the applied index. Only the apply thread changes it; any thread
-/// reads it.
+/// The members of the cluster as of the applied index, and those removed from it. Only the apply
+/// thread changes it; any thread reads it.
 final class Membership: Sendable {
     private let members: Mutex<[UInt64: MemberRecord]>
 
@@ -88,14 +91,18 @@ final class Membership: Sendable {
         members = Mutex(Dictionary(records.map { ($0.id, $0) }, uniquingKeysWith: { _, last in last }))
     }
 
-    /// Every member, by id (etcd lists members in id order).
-    var all: [MemberRecord] { members.withLock { $0.values.sorted { $0.id < $1.id } } }
+    /// Every current member, by id (etcd lists members in id order).
+    var all: [MemberRecord] { members.withLock { $0.values.filter { $0.removed != true }.sorted { $0.id < $1.id } } }
 
-    func record(_ id: UInt64) -> MemberRecord? { members.withLock { $0[id] } }
+    /// The ids of removed members.
+    var removedIDs: [UInt64] { members.withLock { $0.values.filter { $0.removed == true }.map(\.id).sorted() } }
+
+    /// A current member's record.
+    func record(_ id: UInt64) -> MemberRecord? { members.withLock { $0[id].flatMap { $0.removed == true ? nil : $0 } } }
+
+    func isRemoved(_ id: UInt64) -> Bool { members.withLock { $0[id]?.removed == true } }
 
     func set(_ record: MemberRecord) { members.withLock { $0[record.id] = record } }
-
-    func remove(_ id: UInt64) { _ = members.withLock { $0.removeValue(forKey: id) } }
 
     func replaceAll(_ records: [MemberRecord]) {
         members.withLock { $0 = Dictionary(records.map { ($0.id, $0) }, uniquingKeysWith: { _, last in last }) }

@@ -164,10 +164,12 @@ final class RaftLoop: @unchecked Sendable {
                 nextTick = nextTick + tickInterval > now ? nextTick + tickInterval : now + tickInterval
                 expireWaiters(now: now)
             }
-            if let context = reads.nextRound(now: now, retryAfter: electionTimeout) {
-                node.readIndex(context: context)
-            }
-            while node.hasReady {
+            // A ReadIndex answer in one Ready lets the reads queued behind it start the next round at once.
+            while true {
+                if let context = reads.nextRound(now: ContinuousClock.now, retryAfter: electionTimeout) {
+                    node.readIndex(context: context)
+                }
+                guard node.hasReady else { break }
                 process(node.ready())
             }
         }
@@ -274,6 +276,11 @@ final class RaftLoop: @unchecked Sendable {
         if let snapshot = rd.snapshot {
             let file = receivedSnapshots.removeValue(forKey: snapshot.metadata.index)
             applier.enqueue(.snapshot(snapshot, file: file))
+            // Older snapshots that Raft did not take are no longer needed.
+            for (index, stale) in receivedSnapshots where index < snapshot.metadata.index {
+                unlink(stale)
+                receivedSnapshots[index] = nil
+            }
         }
         if !rd.committedEntries.isEmpty {
             for entry in rd.committedEntries where entry.kind == .confChange {
@@ -380,10 +387,16 @@ final class RaftLoop: @unchecked Sendable {
         let transport = transport
         let logger = logger
         let path = memberDir + "/snap/outgoing-\(String(message.to, radix: 16)).mdb"
+        let snapshotIndex = message.snapshot?.metadata.index ?? 0
+        let limit = transport.configuration.maxSnapshotBytes - 64 * 1024
         let thread = Thread { [self] in
             var success = false
             do {
+                // The copy must hold at least what the snapshot covers; a member that became leader
+                // before installing a snapshot it received waits until it has.
+                guard store.consistentIndex >= snapshotIndex else { throw SnapshotSendError.storeBehind(store.consistentIndex) }
                 let bytes = try Self.copyStore(store, to: path)
+                guard bytes.count <= limit else { throw SnapshotSendError.tooLarge(bytes.count) }
                 success = transport.send(SnapshotFrame.encode(message, storeFile: bytes), to: message.to, on: .snapshots)
                 logger.info("sending snapshot", metadata: ["to": "\(String(message.to, radix: 16))", "index": "\(message.snapshot?.metadata.index ?? 0)", "bytes": "\(bytes.count)", "queued": "\(success)"])
             } catch {
@@ -407,6 +420,14 @@ final class RaftLoop: @unchecked Sendable {
         guard read == size else { throw CocoaError(.fileReadUnknown) }
         return bytes
     }
+}
+
+/// Why a snapshot was not sent (Raft retries later).
+enum SnapshotSendError: Error {
+    /// This member has not yet applied up to the snapshot's index.
+    case storeBehind(UInt64)
+    /// The store is larger than one snapshot message may be.
+    case tooLarge(Int)
 }
 
 /// The raft snapshot's metadata on disk (the WAL marker holds only index and term; the configuration
