@@ -21,9 +21,11 @@ enum Proposal {
     case memberAttributes(MemberRecord)
     /// MemberUpdate: new peer URLs for a member.
     case memberPeerURLs(MemberRecord)
+    /// Raise or clear an alarm on every member.
+    case alarm(Etcdserverpb_AlarmRequest)
 
     private enum Tag: UInt8 {
-        case put = 1, deleteRange, txn, compaction, leaseGrant, leaseRevoke, leaseRenew, memberAttributes, memberPeerURLs
+        case put = 1, deleteRange, txn, compaction, leaseGrant, leaseRevoke, leaseRenew, memberAttributes, memberPeerURLs, alarm
     }
 
     /// The bytes of the log entry.
@@ -39,6 +41,7 @@ enum Proposal {
         case .leaseRenew(let id): (.leaseRenew, withUnsafeBytes(of: id.bigEndian, Array.init))
         case .memberAttributes(let record): (.memberAttributes, record.encoded())
         case .memberPeerURLs(let record): (.memberPeerURLs, record.encoded())
+        case .alarm(let m): (.alarm, try m.serializedBytes())
         }
         bytes.append(tag.rawValue)
         bytes.append(contentsOf: body)
@@ -68,6 +71,7 @@ enum Proposal {
         case .memberAttributes, .memberPeerURLs:
             guard let record = MemberRecord.decode(body) else { throw ProposalDecodingError() }
             self = tag == .memberAttributes ? .memberAttributes(record) : .memberPeerURLs(record)
+        case .alarm: self = .alarm(try Etcdserverpb_AlarmRequest(serializedBytes: Array(body)))
         }
     }
 
@@ -76,12 +80,12 @@ enum Proposal {
         switch self {
         case .put, .leaseGrant: return true
         case .txn(let r): return r.writes
-        case .deleteRange, .compaction, .leaseRevoke, .leaseRenew, .memberAttributes, .memberPeerURLs: return false
+        case .deleteRange, .compaction, .leaseRevoke, .leaseRenew, .memberAttributes, .memberPeerURLs, .alarm: return false
         }
     }
 
-    /// The store operation this proposal applies; nil for membership proposals, which the applier
-    /// turns into cluster records.
+    /// The store operation this proposal applies; nil for membership and alarm proposals, which the
+    /// applier turns into cluster records.
     var operation: MVCC.Operation? {
         switch self {
         case .put(let r): return .txn(MVCC.TxnRequest(success: [.put(r.model)]))
@@ -91,7 +95,7 @@ enum Proposal {
         case .leaseGrant(let r): return .leaseGrant(Lease(id: r.id, ttl: r.ttl))
         case .leaseRevoke(let r): return .leaseRevoke(id: r.id)
         case .leaseRenew: return .noop
-        case .memberAttributes, .memberPeerURLs: return nil
+        case .memberAttributes, .memberPeerURLs, .alarm: return nil
         }
     }
 }

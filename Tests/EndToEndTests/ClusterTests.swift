@@ -257,6 +257,85 @@ extension EndToEnd {
             #expect(hashes.exitCode == 0 && values.count == 1, "hashkv after remove: \(hashes.stdout) \(hashes.stderr)")
         }
 
+        /// Leases across members: a lease kept alive through a follower outlives the leader's kill -9
+        /// (the new leader restarts every lease's TTL instead of expiring it), its key is visible on every
+        /// member, and once nobody keeps it alive it expires, on every member, after its TTL.
+        @Test func leasesSurviveALeaderChangeAndExpireEverywhere() throws {
+            let cluster = try ClusterProcess(.setcd, size: 3)
+            defer { cluster.cleanUp() }
+            try cluster.start()
+            guard let leader = cluster.waitForLeader() else { Issue.record("no leader"); return }
+            let followers = cluster.members.filter { $0 !== leader }
+            let lease = grantedLease(cluster.ctl(["lease", "grant", "4"], on: [followers[0]]))
+            #expect(lease != "0", "lease grant through a follower failed")
+            #expect(cluster.ctl(["put", "leased", "v", "--lease=\(lease)"], on: [followers[1]]).exitCode == 0)
+
+            // Keep it alive through a follower for longer than its TTL, across a kill -9 of the leader.
+            let ctl = try Binaries.etcdctl()
+            let keepAlive = try Subprocess(ctl, ["--endpoints=\(followers[0].endpoint)", "lease", "keep-alive", lease],
+                                           environment: childEnvironment(["ETCDCTL_API": "3"]))
+            Thread.sleep(forTimeInterval: 2)
+            cluster.crash(leader)
+            #expect(cluster.waitForLeader(among: followers, timeout: 20) != nil, "no new leader")
+            Thread.sleep(forTimeInterval: 5)
+            for member in followers {
+                let get = cluster.ctl(["get", "leased"], on: [member])
+                #expect(get.stdout == "leased\nv\n", "the kept-alive lease's key vanished on \(member.name): \(get.stdout) \(get.stderr)")
+            }
+            let ttl = cluster.ctl(["lease", "timetolive", lease], on: [followers[1]])
+            #expect(ttl.stdout.contains("granted with TTL(4s)"), "timetolive on the other follower: \(ttl.stdout) \(ttl.stderr)")
+
+            // Stop keeping it alive: it expires after its TTL, and the key goes on every member.
+            _ = keepAlive.stop(grace: 2)
+            let deadline = Date().addingTimeInterval(15)
+            var gone = false
+            while Date() < deadline && !gone {
+                Thread.sleep(forTimeInterval: 0.5)
+                gone = followers.allSatisfy { cluster.ctl(["get", "leased", "--consistency=s"], on: [$0]).stdout.isEmpty }
+            }
+            #expect(gone, "the lease's key outlived its TTL without keep-alives")
+            let after = cluster.ctl(["lease", "timetolive", lease], on: [followers[0]])
+            #expect(after.stdout.contains("already expired"), "timetolive after expiry: \(after.stdout) \(after.stderr)")
+        }
+
+        /// Past `--quota-backend-bytes`, the NOSPACE alarm is raised through the log: every member lists
+        /// it and refuses writes that add data, whichever member they reach, while reads and deletes work;
+        /// once space is freed and the alarm disarmed, writes are taken again.
+        @Test func noSpaceAlarmIsRaisedOnEveryMember() throws {
+            let cluster = try ClusterProcess(.setcd, size: 3, extraArguments: ["--quota-backend-bytes", "\(2 << 20)"])
+            defer { cluster.cleanUp() }
+            try cluster.start()
+            let value = String(repeating: "x", count: 100_000)
+            var refused: CommandResult?
+            for n in 0..<200 {
+                let put = cluster.ctl(["put", "big-\(n)", value], on: [cluster.members[n % 3]])
+                if put.exitCode != 0 {
+                    refused = put
+                    break
+                }
+            }
+            #expect(refused?.stderr.contains("etcdserver: mvcc: database space exceeded") == true, "no NOSPACE refusal: \(String(describing: refused))")
+            for member in cluster.members {
+                let alarms = cluster.ctl(["alarm", "list"], on: [member])
+                #expect(alarms.stdout.contains("alarm:NOSPACE"), "alarm list on \(member.name): \(alarms.stdout) \(alarms.stderr)")
+                let put = cluster.ctl(["put", "small", "v"], on: [member])
+                #expect(put.stderr.contains("etcdserver: mvcc: database space exceeded"), "a put through \(member.name) under NOSPACE: \(put.stdout) \(put.stderr)")
+                #expect(cluster.ctl(["get", "big-0", "--keys-only"], on: [member]).stdout.hasPrefix("big-0\n"), "a read under NOSPACE on \(member.name)")
+            }
+            let delete = cluster.ctl(["del", "big-", "--prefix"], on: [cluster.members[0]])
+            #expect(delete.exitCode == 0, "delete under NOSPACE: \(delete.stderr)")
+            let revision = cluster.ctl(["get", "x", "-w", "fields"], on: [cluster.members[0]]).stdout
+                .split(separator: "\n").first { $0.hasPrefix("\"Revision\"") }?.split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "0"
+            #expect(cluster.ctl(["compaction", revision], on: [cluster.members[0]]).exitCode == 0)
+            let disarm = cluster.ctl(["alarm", "disarm"], on: [cluster.members[1]])
+            #expect(disarm.stdout.contains("alarm:NOSPACE"), "alarm disarm: \(disarm.stdout) \(disarm.stderr)")
+            for member in cluster.members {
+                #expect(cluster.ctl(["alarm", "list"], on: [member]).stdout.isEmpty, "alarm list after disarm on \(member.name)")
+            }
+            let again = cluster.ctl(["put", "small", "v"], on: [cluster.members[2]])
+            #expect(again.exitCode == 0, "put after disarm: \(again.stderr)")
+        }
+
         /// Runs a membership command until the cluster is healthy enough for it: etcd (and setcd, with
         /// `--strict-reconfig-check`) refuse changes until every voter has been connected for 5 s.
         private func retryWhileUnhealthy(_ cluster: ClusterProcess, _ args: [String], on member: MemberProcess) -> CommandResult {

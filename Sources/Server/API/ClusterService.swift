@@ -97,7 +97,7 @@ struct ClusterService: Etcdserverpb_Cluster.SimpleServiceProtocol {
             throw EtcdError.noLeader
         }
         do {
-            return try await withGRPCClient(transport: try .http2NIOPosix(target: .ipv4(host: address.host, port: address.port), transportSecurity: .plaintext)) { client in
+            return try await withGRPCClient(transport: try .http2NIOPosix(target: .ipv4(address: address.host, port: address.port), transportSecurity: .plaintext)) { client in
                 try await Etcdserverpb_Cluster.Client(wrapping: client).memberPromote(request)
             }
         } catch let error as RPCError {

@@ -54,10 +54,7 @@ struct LeaseService: Etcdserverpb_Lease.SimpleServiceProtocol {
             var reply = Etcdserverpb_LeaseKeepAliveResponse()
             reply.id = keepAlive.id
             // etcd answers TTL 0 for a lease that does not exist (any more).
-            guard case .leaseTTL(let ttl) = try await withEtcdErrors({ try await member.proposeEntry(.leaseRenew(id: keepAlive.id)) }) else {
-                throw EtcdError.corrupt
-            }
-            reply.ttl = ttl
+            reply.ttl = try await withEtcdErrors { try await member.renewLease(keepAlive.id) }
             reply.header = member.header()
             try await response.write(reply)
         }

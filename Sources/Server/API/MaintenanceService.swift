@@ -8,18 +8,20 @@ import MVCC
 struct MaintenanceService: Etcdserverpb_Maintenance.SimpleServiceProtocol {
     let member: Member
 
-    /// As in etcd, the answer has no header.
+    /// Raising and clearing go through the log, so every member knows the alarms; listing reads this
+    /// member's. As in etcd, the answer has no header.
     func alarm(request: Etcdserverpb_AlarmRequest, context: ServerContext) async throws -> Etcdserverpb_AlarmResponse {
-        var response = Etcdserverpb_AlarmResponse()
-        switch request.action {
-        case .activate where request.alarm != .none:
-            response.alarms = [member.alarms.activate(memberID: request.memberID, alarm: request.alarm)]
-        case .deactivate:
-            response.alarms = member.alarms.deactivate(memberID: request.memberID, alarm: request.alarm)
-        default:
-            response.alarms = member.alarms.list(request.alarm)
+        try await withEtcdErrors {
+            var response = Etcdserverpb_AlarmResponse()
+            switch request.action {
+            case .activate, .deactivate:
+                guard case .alarms(let changed) = try await member.proposeEntry(.alarm(request)) else { throw EtcdError.corrupt }
+                response.alarms = changed
+            default:
+                response.alarms = member.alarms.list(request.alarm)
+            }
+            return response
         }
-        return response
     }
 
     func status(request: Etcdserverpb_StatusRequest, context: ServerContext) async throws -> Etcdserverpb_StatusResponse {

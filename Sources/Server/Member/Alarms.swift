@@ -1,17 +1,16 @@
 import EtcdProto
 import Synchronization
 
-/// The member's raised alarms (NOSPACE when the backend passes its quota). While NOSPACE is raised,
-/// writes that add data are refused, as in etcd; reads, deletes and compaction still work.
+/// The cluster's raised alarms (NOSPACE when a member's backend passes its quota), as applied from the
+/// log, so every member knows them. While NOSPACE is raised, writes that add data are refused, as in
+/// etcd; reads, deletes and compaction still work. Only the apply thread changes them.
 final class Alarms: Sendable {
     private let raised = Mutex<[Etcdserverpb_AlarmMember]>([])
 
     /// Raises `alarm` for `memberID` (once) and returns it.
     @discardableResult
     func activate(memberID: UInt64, alarm: Etcdserverpb_AlarmType) -> Etcdserverpb_AlarmMember {
-        var member = Etcdserverpb_AlarmMember()
-        member.memberID = memberID
-        member.alarm = alarm
+        let member = Self.alarm(memberID: memberID, alarm: alarm)
         raised.withLock { if !$0.contains(member) { $0.append(member) } }
         return member
     }
@@ -25,6 +24,11 @@ final class Alarms: Sendable {
         }
     }
 
+    /// Replaces every alarm (from the store's records, at start or after a snapshot).
+    func replaceAll(_ alarms: [Etcdserverpb_AlarmMember]) {
+        raised.withLock { $0 = alarms }
+    }
+
     /// The raised alarms of type `alarm` (all of them for `.none`).
     func list(_ alarm: Etcdserverpb_AlarmType = .none) -> [Etcdserverpb_AlarmMember] {
         raised.withLock { raised in raised.filter { alarm == .none || $0.alarm == alarm } }
@@ -32,4 +36,28 @@ final class Alarms: Sendable {
 
     /// Whether the backend quota alarm is raised.
     var noSpace: Bool { raised.withLock { $0.contains { $0.alarm == .nospace } } }
+
+    static func alarm(memberID: UInt64, alarm: Etcdserverpb_AlarmType) -> Etcdserverpb_AlarmMember {
+        var member = Etcdserverpb_AlarmMember()
+        member.memberID = memberID
+        member.alarm = alarm
+        return member
+    }
+
+    // MARK: - Records in the store
+
+    static let storePrefix = Array("alarm/".utf8)
+
+    /// The store key of a raised alarm: the prefix, the member id (8 bytes) and the alarm type.
+    static func storeKey(_ alarm: Etcdserverpb_AlarmMember) -> [UInt8] {
+        storePrefix + withUnsafeBytes(of: alarm.memberID.bigEndian, Array.init) + [UInt8(truncatingIfNeeded: alarm.alarm.rawValue)]
+    }
+
+    /// The alarm a store key names, if it is one.
+    static func decode(storeKey key: [UInt8]) -> Etcdserverpb_AlarmMember? {
+        guard key.count == storePrefix.count + 9, key.starts(with: storePrefix) else { return nil }
+        let id = key[storePrefix.count..<(storePrefix.count + 8)].reduce(0) { $0 << 8 | UInt64($1) }
+        guard let type = Etcdserverpb_AlarmType(rawValue: Int(key.last!)) else { return nil }
+        return alarm(memberID: id, alarm: type)
+    }
 }

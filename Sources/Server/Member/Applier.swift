@@ -1,3 +1,4 @@
+import EtcdProto
 import Foundation
 import Logging
 import MVCC
@@ -27,6 +28,7 @@ final class Applier: @unchecked Sendable {
     private var stopping = false
     private let store: MVCCStore
     private let membership: Membership
+    private let alarms: Alarms
     private let transport: PeerTransport
     private let waits: Waits
     private let reads: ReadBarrier
@@ -45,10 +47,11 @@ final class Applier: @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
     private var started = false
 
-    init(store: MVCCStore, membership: Membership, transport: PeerTransport, waits: Waits, reads: ReadBarrier, localID: UInt64,
+    init(store: MVCCStore, membership: Membership, alarms: Alarms, transport: PeerTransport, waits: Waits, reads: ReadBarrier, localID: UInt64,
          snapshot: SnapshotMetadata, snapshotCount: Int, metrics: MemberMetrics, logger: Logger, onRemoved: @escaping @Sendable () -> Void) {
         self.store = store
         self.membership = membership
+        self.alarms = alarms
         self.transport = transport
         self.waits = waits
         self.reads = reads
@@ -123,6 +126,7 @@ final class Applier: @unchecked Sendable {
         case result(requestID: UInt64)
         case members(requestID: UInt64)
         case renew(requestID: UInt64, lease: Int64)
+        case alarms(requestID: UInt64, [Etcdserverpb_AlarmMember])
     }
 
     private func apply(_ entries: [Entry]) {
@@ -165,6 +169,24 @@ final class Applier: @unchecked Sendable {
                     }
                     operations.append((entry.index, operation))
                     followups.append(.members(requestID: requestID))
+                case .alarm(let request):
+                    var changed: [Etcdserverpb_AlarmMember] = []
+                    var operation = MVCC.Operation.noop
+                    if fresh {
+                        switch request.action {
+                        case .activate where request.alarm != .none:
+                            let alarm = alarms.activate(memberID: request.memberID, alarm: request.alarm)
+                            changed = [alarm]
+                            operation = .clusterRecord(key: Alarms.storeKey(alarm), value: [1])
+                        case .deactivate:
+                            changed = alarms.deactivate(memberID: request.memberID, alarm: request.alarm)
+                            if let alarm = changed.first { operation = .clusterRecord(key: Alarms.storeKey(alarm), value: nil) }
+                        default:
+                            break
+                        }
+                    }
+                    operations.append((entry.index, operation))
+                    followups.append(.alarms(requestID: requestID, changed))
                 case .leaseRenew(let lease):
                     operations.append((entry.index, .noop))
                     followups.append(.renew(requestID: requestID, lease: lease))
@@ -209,6 +231,8 @@ final class Applier: @unchecked Sendable {
                 waits.resolve(requestID, with: .members(membership.all))
             case .renew(let requestID, let lease):
                 waits.resolve(requestID, with: .leaseTTL(store.lessor.renew(lease) ?? 0))
+            case .alarms(let requestID, let changed):
+                waits.resolve(requestID, with: .alarms(changed))
             }
         }
         if membershipChanged && membership.isRemoved(localID) {
@@ -283,12 +307,18 @@ final class Applier: @unchecked Sendable {
         }
         let records = Self.loadMembers(from: store)
         membership.replaceAll(records)
+        alarms.replaceAll(Self.loadAlarms(from: store))
         for record in records where record.removed != true { connect(record) }
         confState = snapshot.metadata.confState
         appliedIndex = max(appliedIndex, index)
         lastSnapshotIndex = index
         reads.applied(upTo: appliedIndex)
         logger.info("installed snapshot", metadata: ["index": "\(index)", "revision": "\(store.currentRevision)"])
+    }
+
+    /// The alarms recorded in the store.
+    static func loadAlarms(from store: MVCCStore) -> [Etcdserverpb_AlarmMember] {
+        ((try? store.clusterRecords()) ?? []).compactMap { Alarms.decode(storeKey: $0.key) }
     }
 
     /// The member records held in the store.

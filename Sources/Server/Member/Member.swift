@@ -1,5 +1,6 @@
 import EtcdProto
 import Foundation
+import GRPCCore
 import Logging
 import MVCC
 import Raft
@@ -137,7 +138,8 @@ public final class Member: Sendable {
         reads = ReadBarrier()
         (removed, removedSink) = AsyncStream.makeStream()
         let removedSink = removedSink
-        applier = Applier(store: store, membership: membership, transport: transport, waits: waits, reads: reads, localID: identity.memberID,
+        alarms.replaceAll(Applier.loadAlarms(from: store))
+        applier = Applier(store: store, membership: membership, alarms: alarms, transport: transport, waits: waits, reads: reads, localID: identity.memberID,
                           snapshot: snapshot, snapshotCount: config.snapshotCount, metrics: metrics, logger: logger,
                           onRemoved: { removedSink.yield() })
         var raftConfig = RaftConfig(id: identity.memberID)
@@ -195,23 +197,43 @@ public final class Member: Sendable {
         guard case .operation(let result) = try await proposeEntry(proposal) else { throw EtcdError.corrupt }
         if case .failure(let error) = result {
             metrics.proposalsFailed.increment()
-            if error == .noSpace { raiseNoSpace() }
+            if error == .noSpace { await raiseNoSpace() }
             throw EtcdError.from(error)
         }
-        if proposal.addsData && store.exceeds(quota: config.resolvedQuota) { raiseNoSpace() }
+        if proposal.addsData && store.exceeds(quota: config.resolvedQuota) { await raiseNoSpace() }
         return result
     }
 
     /// Proposes any entry and waits until this member has applied it.
-    func proposeEntry(_ proposal: Proposal) async throws -> ApplyOutcome {
+    func proposeEntry(_ proposal: Proposal, timeout: Duration? = nil) async throws -> ApplyOutcome {
         let info = raftInfo
         if info.commitIndex > store.consistentIndex + Self.maxApplyLag { throw EtcdError.tooManyRequests }
         let requestID = waits.newID()
         let data = try proposal.encoded(requestID: requestID)
         // As etcd, the limit applies to the request as it is written to the log.
         if data.count > config.maxRequestBytes { throw EtcdError.requestTooLarge }
-        return try await waits.wait(for: requestID, timeout: config.requestTimeout) {
+        return try await waits.wait(for: requestID, timeout: timeout ?? config.requestTimeout) {
             raftLoop.post(.proposal(data))
+        }
+    }
+
+    /// Restarts a lease's TTL on every member and returns the TTL (0 if the lease does not exist).
+    ///
+    /// A renewal forwarded to a leader that then dies is lost without an answer; renewals are
+    /// idempotent, so each attempt waits only an election timeout and a lost one is proposed again,
+    /// until the usual request timeout. Otherwise a leader change would stall keep-alives long enough
+    /// for short leases to expire.
+    func renewLease(_ id: Int64) async throws -> Int64 {
+        let deadline = ContinuousClock.now + config.requestTimeout
+        while true {
+            do {
+                guard case .leaseTTL(let ttl) = try await proposeEntry(.leaseRenew(id: id), timeout: .milliseconds(config.electionTimeout)) else {
+                    throw EtcdError.corrupt
+                }
+                return ttl
+            } catch let error as RPCError where error.message == EtcdError.timeout.message && ContinuousClock.now < deadline {
+                continue
+            }
         }
     }
 
@@ -231,11 +253,15 @@ public final class Member: Sendable {
         try await reads.wait(timeout: config.requestTimeout) { raftLoop.wake() }
     }
 
-    private func raiseNoSpace() {
-        if !alarms.noSpace {
-            logger.warning("backend quota exceeded; raising NOSPACE alarm", metadata: ["quota": "\(config.resolvedQuota)"])
-            alarms.activate(memberID: identity.memberID, alarm: .nospace)
-        }
+    /// Raises NOSPACE for this member through the log, so every member refuses writes that add data.
+    private func raiseNoSpace() async {
+        guard !alarms.noSpace else { return }
+        logger.warning("backend quota exceeded; raising NOSPACE alarm", metadata: ["quota": "\(config.resolvedQuota)"])
+        var request = Etcdserverpb_AlarmRequest()
+        request.action = .activate
+        request.memberID = identity.memberID
+        request.alarm = .nospace
+        _ = try? await proposeEntry(.alarm(request))
     }
 
     /// The member's metrics in Prometheus' text format.

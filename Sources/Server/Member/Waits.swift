@@ -1,3 +1,4 @@
+import EtcdProto
 import Foundation
 import MVCC
 import Synchronization
@@ -9,6 +10,8 @@ enum ApplyOutcome: Sendable {
     case members([MemberRecord])
     /// A lease keep-alive was applied: the lease's TTL, 0 if it does not exist.
     case leaseTTL(Int64)
+    /// An alarm request was applied: the alarms it raised or cleared.
+    case alarms([Etcdserverpb_AlarmMember])
 }
 
 /// Requests waiting for their entries to be applied, by request id (etcd's `wait.Wait`).

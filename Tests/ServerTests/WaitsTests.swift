@@ -1,0 +1,102 @@
+import Synchronization
+import Testing
+@testable import Server
+
+/// Requests waiting for their entries, and linearizable reads waiting for a read index.
+@Suite struct WaitsTests {
+    struct Stop: Error, Equatable {}
+
+    /// A count shared with the reading tasks.
+    final class Counter: Sendable {
+        private let count = Mutex(0)
+        func add() { count.withLock { $0 += 1 } }
+        var value: Int { count.withLock { $0 } }
+    }
+
+    @Test func requestIDsAreUniqueAndCarryTheMember() {
+        let waits = Waits(memberID: 0xABCD_1234)
+        let ids = (0..<1000).map { _ in waits.newID() }
+        #expect(Set(ids).count == ids.count)
+        #expect(ids.allSatisfy { $0 >> 48 == 0x1234 })
+    }
+
+    @Test func aWaitEndsWithItsOutcomeItsErrorOrItsDeadline() async throws {
+        let waits = Waits(memberID: 1)
+        let resolved = Task { try await waits.wait(for: 7, timeout: .seconds(60)) { } }
+        try await Task.sleep(for: .milliseconds(50))
+        waits.resolve(7, with: .leaseTTL(42))
+        guard case .leaseTTL(42) = try await resolved.value else { Issue.record("wrong outcome"); return }
+
+        // A proposal that cannot be handed over fails its wait at once.
+        await #expect(throws: Stop.self) { try await waits.wait(for: 8, timeout: .seconds(60)) { throw Stop() } }
+
+        // Nothing resolves this one: the deadline sweep fails it, and only it.
+        let overdue = Task { try await waits.wait(for: 9, timeout: .milliseconds(10)) { } }
+        let patient = Task { try await waits.wait(for: 10, timeout: .seconds(60)) { } }
+        try await Task.sleep(for: .milliseconds(50))
+        waits.expire(with: Stop())
+        await #expect(throws: Stop.self) { try await overdue.value }
+        waits.resolve(9, with: .leaseTTL(1))  // too late: nobody waits any more
+        waits.resolve(10, with: .leaseTTL(2))
+        guard case .leaseTTL(2) = try await patient.value else { Issue.record("wrong outcome"); return }
+    }
+
+    /// Reads arriving while a round is in flight share the next round; a round's reads proceed once
+    /// the applied index reaches the round's index.
+    @Test func readsAreBatchedIntoRoundsAndWaitForTheAppliedIndex() async throws {
+        let barrier = ReadBarrier()
+        barrier.applied(upTo: 10)
+        let queued = Counter()
+        func read() -> Task<Void, any Error> {
+            Task { try await barrier.wait(timeout: .seconds(60)) { queued.add() } }
+        }
+        func waitQueued(_ n: Int) async throws {
+            while queued.value < n { try await Task.sleep(for: .milliseconds(5)) }
+        }
+        let first = [read(), read()]
+        try await waitQueued(2)
+        let now = ContinuousClock.now
+        let round1 = try #require(barrier.nextRound(now: now, retryAfter: .seconds(1)))
+        #expect(barrier.nextRound(now: now, retryAfter: .seconds(1)) == nil, "a second round while one is in flight")
+        let finished = Counter()
+        let second = (0..<3).map { _ in
+            Task {
+                try await barrier.wait(timeout: .seconds(60)) { queued.add() }
+                finished.add()
+            }
+        }
+        try await waitQueued(5)
+        // The first round's index is already applied: its reads proceed at once.
+        barrier.indexKnown(context: round1, index: 9)
+        for task in first { try await task.value }
+        let round2 = try #require(barrier.nextRound(now: now, retryAfter: .seconds(1)))
+        #expect(round2 != round1)
+        barrier.indexKnown(context: round1, index: 100)  // a stale answer changes nothing
+        barrier.indexKnown(context: round2, index: 12)
+        try await Task.sleep(for: .milliseconds(50))
+        barrier.applied(upTo: 11)
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(finished.value == 0, "reads proceeded before the applied index reached their read index")
+        barrier.applied(upTo: 12)
+        for task in second { try await task.value }
+        #expect(finished.value == 3)
+    }
+
+    /// A round whose answer never comes is asked again with a new context; reads past their deadline fail.
+    @Test func lostRoundsAreRetriedAndOverdueReadsFail() async throws {
+        let barrier = ReadBarrier()
+        let queued = Counter()
+        let patient = Task { try await barrier.wait(timeout: .seconds(60)) { queued.add() } }
+        let hasty = Task { try await barrier.wait(timeout: .milliseconds(1)) { queued.add() } }
+        while queued.value < 2 { try await Task.sleep(for: .milliseconds(5)) }
+        let start = ContinuousClock.now
+        let lost = try #require(barrier.nextRound(now: start, retryAfter: .seconds(1)))
+        #expect(barrier.nextRound(now: start + .milliseconds(500), retryAfter: .seconds(1)) == nil)
+        let retried = try #require(barrier.nextRound(now: start + .seconds(2), retryAfter: .seconds(1)))
+        #expect(retried != lost)
+        barrier.expire(now: .now + .milliseconds(10), with: Stop())
+        await #expect(throws: Stop.self) { try await hasty.value }
+        barrier.indexKnown(context: retried, index: 0)
+        try await patient.value
+    }
+}
