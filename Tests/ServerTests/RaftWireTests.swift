@@ -24,15 +24,18 @@ import Testing
         }
     }
 
-    /// A snapshot's data never travels inside the message: the store file follows it in a SnapshotFrame.
-    @Test func snapshotFrameCarriesTheStoreFileAfterTheMessage() throws {
-        var message = Self.messages.first { $0.type == .snap }!
-        let storeFile = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 * 7) }
-        let (decoded, file) = try SnapshotFrame.decode(SnapshotFrame.encode(message, storeFile: storeFile))
-        message.snapshot?.data = []
-        #expect(decoded == message)
-        #expect(Array(file) == storeFile)
-        #expect(throws: RaftWireError.self) { try SnapshotFrame.decode(SnapshotFrame.encode(Self.messages[0], storeFile: [])) }
+    /// A snapshot's data never travels inside the message: the store file streams after it in chunks.
+    @Test func snapshotFramesRoundTrip() throws {
+        let message = Self.messages.first { $0.type == .snap }!
+        let chunk = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 * 7) }
+        for frame in [SnapshotFrame.begin(message, size: 1 << 33), .chunk(chunk[...]), .chunk(chunk[10..<20]), .chunk([]), .end] {
+            #expect(try SnapshotFrame.decode(frame.encoded()) == frame)
+        }
+        // Only a snap message may begin a stream; unknown kinds and trailing bytes are refused.
+        #expect(throws: RaftWireError.self) { try SnapshotFrame.decode(SnapshotFrame.begin(Self.messages[0], size: 1).encoded()) }
+        #expect(throws: RaftWireError.self) { try SnapshotFrame.decode([9]) }
+        #expect(throws: RaftWireError.self) { try SnapshotFrame.decode([3, 0]) }
+        #expect(throws: RaftWireError.self) { try SnapshotFrame.decode([]) }
     }
 
     /// Every truncation and a trailing byte are refused with an error, never a crash or a wrong message.

@@ -108,8 +108,12 @@ public final class Member: Sendable {
             try wal.save(entries: walEntries, hardState: walHardState)
         }
         // Store files of snapshots received but never installed, or installed before a crash.
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: memberDir + "/snap")) ?? [] where name.hasSuffix(".mdb") {
-            if let index = UInt64(name.prefix(16), radix: 16), index <= store.consistentIndex { unlink(memberDir + "/snap/" + name) }
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: memberDir + "/snap")) ?? [] {
+            if name.hasSuffix(".mdb.part") {
+                unlink(memberDir + "/snap/" + name)
+            } else if name.hasSuffix(".mdb"), let index = UInt64(name.prefix(16), radix: 16), index <= store.consistentIndex {
+                unlink(memberDir + "/snap/" + name)
+            }
         }
         if !FileManager.default.fileExists(atPath: identityPath) {
             // Written last: a data dir without it is an unfinished first start and begins again.

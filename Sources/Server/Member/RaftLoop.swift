@@ -380,25 +380,15 @@ final class RaftLoop: @unchecked Sendable {
         }
     }
 
-    /// Sends the leader's store (a consistent copy) with `message` on the snapshots connection, off the
-    /// raft thread, and reports the outcome to Raft.
+    /// Streams the leader's store (a consistent copy) after `message` on the snapshots connection, off
+    /// the raft thread, in chunks with at most a few queued at a time, and reports the outcome to Raft.
     private func sendSnapshot(_ message: Message) {
-        let store = store
-        let transport = transport
-        let logger = logger
         let path = memberDir + "/snap/outgoing-\(String(message.to, radix: 16)).mdb"
-        let snapshotIndex = message.snapshot?.metadata.index ?? 0
-        let limit = transport.configuration.maxSnapshotBytes - 64 * 1024
         let thread = Thread { [self] in
             var success = false
             do {
-                // The copy must hold at least what the snapshot covers; a member that became leader
-                // before installing a snapshot it received waits until it has.
-                guard store.consistentIndex >= snapshotIndex else { throw SnapshotSendError.storeBehind(store.consistentIndex) }
-                let bytes = try Self.copyStore(store, to: path)
-                guard bytes.count <= limit else { throw SnapshotSendError.tooLarge(bytes.count) }
-                success = transport.send(SnapshotFrame.encode(message, storeFile: bytes), to: message.to, on: .snapshots)
-                logger.info("sending snapshot", metadata: ["to": "\(String(message.to, radix: 16))", "index": "\(message.snapshot?.metadata.index ?? 0)", "bytes": "\(bytes.count)", "queued": "\(success)"])
+                try streamSnapshot(message, through: path)
+                success = true
             } catch {
                 logger.warning("failed to send snapshot", metadata: ["to": "\(String(message.to, radix: 16))", "error": "\(error)"])
             }
@@ -408,17 +398,38 @@ final class RaftLoop: @unchecked Sendable {
         thread.start()
     }
 
-    static func copyStore(_ store: MVCCStore, to path: String) throws -> [UInt8] {
+    private func streamSnapshot(_ message: Message, through path: String) throws {
+        let snapshotIndex = message.snapshot?.metadata.index ?? 0
+        // The copy must hold at least what the snapshot covers; a member that became leader before
+        // installing a snapshot it received waits until it has.
+        guard store.consistentIndex >= snapshotIndex else { throw SnapshotSendError.storeBehind(store.consistentIndex) }
         let fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0o600)
-        guard fd >= 0 else { throw CocoaError(.fileWriteUnknown) }
+        guard fd >= 0 else { throw SnapshotSendError.io("open") }
         unlink(path)
         defer { close(fd) }
         try store.copy(toDescriptor: fd)
         let size = Int(lseek(fd, 0, SEEK_END))
-        var bytes = [UInt8](repeating: 0, count: size)
-        let read = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, size, 0) }
-        guard read == size else { throw CocoaError(.fileReadUnknown) }
-        return bytes
+        try enqueueSnapshotPayload(SnapshotFrame.begin(message, size: UInt64(size)).encoded(), to: message.to)
+        var chunk = [UInt8](repeating: 0, count: SnapshotFrame.chunkSize)
+        var offset = 0
+        while offset < size {
+            let count = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, min($0.count, size - offset), off_t(offset)) }
+            guard count > 0 else { throw SnapshotSendError.io("read") }
+            try enqueueSnapshotPayload(SnapshotFrame.chunk(chunk[0..<count]).encoded(), to: message.to)
+            offset += count
+        }
+        try enqueueSnapshotPayload(SnapshotFrame.end.encoded(), to: message.to)
+        logger.info("sent snapshot", metadata: ["to": "\(String(message.to, radix: 16))", "index": "\(snapshotIndex)", "bytes": "\(size)"])
+    }
+
+    /// Queues one snapshot payload, waiting while the peer's snapshot queue is full (for at most 30 s
+    /// without progress: the peer is gone or stuck).
+    private func enqueueSnapshotPayload(_ payload: [UInt8], to peer: UInt64) throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !transport.send(payload, to: peer, on: .snapshots) {
+            guard ContinuousClock.now < deadline else { throw SnapshotSendError.peerNotReading }
+            Thread.sleep(forTimeInterval: 0.005)
+        }
     }
 }
 
@@ -426,8 +437,9 @@ final class RaftLoop: @unchecked Sendable {
 enum SnapshotSendError: Error {
     /// This member has not yet applied up to the snapshot's index.
     case storeBehind(UInt64)
-    /// The store is larger than one snapshot message may be.
-    case tooLarge(Int)
+    /// The peer took no chunk for too long (or is no longer a peer).
+    case peerNotReading
+    case io(String)
 }
 
 /// The raft snapshot's metadata on disk (the WAL marker holds only index and term; the configuration
@@ -469,6 +481,11 @@ func writeFileDurably(_ bytes: [UInt8], to path: String) throws {
     let synced = fsync(fd)
     close(fd)
     guard written == bytes.count, synced == 0, rename(temp, path) == 0 else { throw CocoaError(.fileWriteUnknown) }
+    syncDirectory(of: path)
+}
+
+/// Makes a rename or creation in `path`'s directory durable.
+func syncDirectory(of path: String) {
     let directory = open((path as NSString).deletingLastPathComponent, O_RDONLY)
     if directory >= 0 {
         fsync(directory)

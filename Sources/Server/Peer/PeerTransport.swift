@@ -19,8 +19,10 @@ public final class PeerTransport: Sendable {
         public var maxMessageBytes = 64 << 20
         /// The largest payload on the snapshots channel.
         public var maxSnapshotBytes = Int(UInt32.max) - 16
-        /// Payloads queued per peer and channel before new ones are dropped.
+        /// Payloads queued per peer on the messages channel before new ones are dropped.
         public var queueLimit = 4096
+        /// Payloads (snapshot chunks) queued per peer on the snapshots channel; a sender waits for room.
+        public var snapshotQueueLimit = 8
         public var minimumBackoff: Duration = .milliseconds(50)
         public var maximumBackoff: Duration = .seconds(1)
 
@@ -125,7 +127,7 @@ public final class PeerTransport: Sendable {
     }
 
     /// Queues `payload` for `peer`; false if the peer is unknown or its queue is full (the payload is
-    /// dropped, as a lossy network would).
+    /// dropped, as a lossy network would; a snapshot sender waits and tries again).
     @discardableResult
     public func send(_ payload: [UInt8], to peer: UInt64, on channel: PeerChannel = .messages) -> Bool {
         guard let sender = senders.withLock({ $0[peer]?.first { $0.channel == channel } }) else { return false }
@@ -241,7 +243,8 @@ final class PeerSender: Sendable {
 
     func enqueue(_ payload: [UInt8]) -> Bool {
         state.withLock { state in
-            guard !state.stopped, state.queue.count < configuration.queueLimit else { return false }
+            let limit = channel == .messages ? configuration.queueLimit : configuration.snapshotQueueLimit
+            guard !state.stopped, state.queue.count < limit else { return false }
             state.queue.append(payload)
             state.waiter.take()?.resume()
             return true

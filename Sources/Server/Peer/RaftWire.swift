@@ -117,27 +117,57 @@ enum RaftWire {
     }
 }
 
-/// A snapshot on the snapshots channel: the `snap` message (u32 length + `RaftWire` bytes), then the
-/// store file, to the end of the payload.
-enum SnapshotFrame {
-    static func encode(_ message: Message, storeFile: [UInt8]) -> [UInt8] {
-        var buffer = ByteBuffer()
-        buffer.reserveCapacity(storeFile.count + 256)
-        buffer.writeInteger(UInt32(0))
-        RaftWire.write(message, into: &buffer)
-        buffer.setInteger(UInt32(buffer.writerIndex - 4), at: 0)
-        buffer.writeBytes(storeFile)
-        return Array(buffer.readableBytesView)
+/// A snapshot streams on the snapshots channel as a sequence of payloads: `begin` (the `snap` message
+/// and the store file's size), `chunk`s of the file in order, and `end`; the receiver writes the chunks
+/// to a file and hands the message to Raft only once the whole file is there. A stream cut short (a
+/// reconnect) never reaches `end` with the right size, and a new `begin` discards it.
+enum SnapshotFrame: Equatable {
+    case begin(Message, size: UInt64)
+    case chunk(ArraySlice<UInt8>)
+    case end
+
+    /// The size of one chunk of the store file.
+    static let chunkSize = 1 << 20
+
+    private enum Kind: UInt8 {
+        case begin = 1, chunk, end
     }
 
-    static func decode(_ payload: [UInt8]) throws(RaftWireError) -> (message: Message, storeFile: ArraySlice<UInt8>) {
-        var buffer = ByteBuffer(bytes: payload.prefix(4))
-        guard let length = buffer.readInteger(as: UInt32.self), payload.count >= 4 + Int(length) else {
-            throw .malformed("short snapshot frame")
+    func encoded() -> [UInt8] {
+        switch self {
+        case .begin(let message, let size):
+            var buffer = ByteBuffer()
+            buffer.writeInteger(Kind.begin.rawValue)
+            buffer.writeInteger(size)
+            RaftWire.write(message, into: &buffer)
+            return Array(buffer.readableBytesView)
+        case .chunk(let bytes):
+            var payload = [UInt8]()
+            payload.reserveCapacity(bytes.count + 1)
+            payload.append(Kind.chunk.rawValue)
+            payload.append(contentsOf: bytes)
+            return payload
+        case .end:
+            return [Kind.end.rawValue]
         }
-        let message = try RaftWire.decode(Array(payload[4..<(4 + Int(length))]))
-        guard message.type == .snap, message.snapshot != nil else { throw .malformed("not a snapshot message") }
-        return (message, payload[(4 + Int(length))...])
+    }
+
+    static func decode(_ payload: [UInt8]) throws(RaftWireError) -> SnapshotFrame {
+        guard let first = payload.first, let kind = Kind(rawValue: first) else { throw .malformed("unknown snapshot frame") }
+        switch kind {
+        case .begin:
+            var buffer = ByteBuffer(bytes: payload.dropFirst())
+            guard let size = buffer.readInteger(as: UInt64.self) else { throw .malformed("short snapshot frame") }
+            let message = try RaftWire.read(from: &buffer)
+            guard buffer.readableBytes == 0 else { throw .malformed("trailing bytes") }
+            guard message.type == .snap, message.snapshot != nil else { throw .malformed("not a snapshot message") }
+            return .begin(message, size: size)
+        case .chunk:
+            return .chunk(payload[1...])
+        case .end:
+            guard payload.count == 1 else { throw .malformed("trailing bytes") }
+            return .end
+        }
     }
 }
 
