@@ -230,6 +230,16 @@ extension EndToEnd {
                     "promoting a learner that has not started: \(early.stdout) \(early.stderr)")
 
             try cluster.join(learner)
+            // The learner reports itself as one, and serves only Status and serializable reads (as etcd).
+            var learnerStatus: ClusterProcess.MemberStatus?
+            let statusDeadline = Date().addingTimeInterval(20)
+            while learnerStatus == nil && Date() < statusDeadline {
+                learnerStatus = cluster.status(learner)
+                if learnerStatus == nil { Thread.sleep(forTimeInterval: 0.2) }
+            }
+            #expect(learnerStatus?.isLearner == true, "endpoint status of the learner: \(String(describing: learnerStatus))")
+            let learnerRead = cluster.ctl(["get", "before-join"], on: [learner])
+            #expect(learnerRead.stderr.contains("etcdserver: rpc not supported for learner"), "a linearizable read on a learner: \(learnerRead.stdout) \(learnerRead.stderr)")
             var promoted = false
             let deadline = Date().addingTimeInterval(30)
             while Date() < deadline && !promoted {
