@@ -70,6 +70,8 @@ extension EndToEnd {
             _ = step("promote a voter", ["member", "promote", cluster.memberID(followers[0]) ?? "0"])
             _ = step("add with a peer URL in use", ["member", "add", "dup", "--peer-urls=\(followers[0].peerURL)"])
             _ = step("update an unknown member", ["member", "update", "1234abcd", "--peer-urls=http://127.0.0.1:1"])
+            _ = step("update to another member's peer URL", ["member", "update", cluster.memberID(followers[1]) ?? "0", "--peer-urls=\(followers[0].peerURL)"])
+            _ = step("update a member", ["member", "update", cluster.memberID(followers[1]) ?? "0", "--peer-urls=\(followers[1].peerURL)"])
             let add = step("add a learner", ["member", "add", "newbie", "--learner", "--peer-urls=\(newPeer)"])
             let newID = add.stdout.split(separator: " ").dropFirst().first.map(String.init) ?? "0"
             _ = step("member list with the learner", ["member", "list"])
