@@ -30,6 +30,14 @@ struct Flags {
         }
     }
 
+    /// A string flag that takes one of `valid` (etcd's `SelectiveStringValue`).
+    static func choice(_ name: String, _ valid: Set<String>, _ set: @escaping @Sendable (inout ServerConfig, String) -> Void) -> Definition {
+        Definition(name: name, isBool: false) { config, value in
+            guard valid.contains(value) else { throw FlagError.invalidChoice(name: name, value: value) }
+            set(&config, value)
+        }
+    }
+
     static func bool(_ name: String, _ set: @escaping @Sendable (inout ServerConfig, Bool) -> Void) -> Definition {
         Definition(name: name, isBool: true) { config, value in
             switch value {
@@ -53,7 +61,7 @@ struct Flags {
         list("listen-peer-urls") { $0.listenPeerURLs = $1 },
         list("initial-advertise-peer-urls") { $0.initialAdvertisePeerURLs = $1 },
         string("initial-cluster") { $0.initialCluster = $1 },
-        string("initial-cluster-state") { $0.initialClusterState = $1 },
+        choice("initial-cluster-state", ["new", "existing"]) { $0.initialClusterState = $1 },
         string("initial-cluster-token") { $0.initialClusterToken = $1 },
         int("max-txn-ops") { $0.maxTxnOps = $1 },
         int("max-request-bytes") { $0.maxRequestBytes = $1 },
@@ -133,6 +141,7 @@ enum FlagError: Error, CustomStringConvertible {
     case undefined(String)
     case missingValue(String)
     case invalidValue(name: String, value: String)
+    case invalidChoice(name: String, value: String)
     case unexpectedArgument(String)
     case help
 
@@ -141,6 +150,7 @@ enum FlagError: Error, CustomStringConvertible {
         case .undefined(let name): return "flag provided but not defined: -\(name)"
         case .missingValue(let name): return "flag needs an argument: -\(name)"
         case .invalidValue(let name, let value): return "invalid value \"\(value)\" for flag -\(name): parse error"
+        case .invalidChoice(let name, let value): return "invalid value \"\(value)\" for flag -\(name): invalid value"
         case .unexpectedArgument(let argument): return "'\(argument)' is not a valid flag"
         case .help: return ""
         }

@@ -116,7 +116,7 @@ extension EndToEnd {
         @Test func badServerFlags() throws {
             let etcd = try Binaries.etcd()
             let setcd = try Binaries.setcd()
-            let cases: [[String]] = [["--no-such-flag"], ["--max-txn-ops", "notanumber"], ["--name"]]
+            let cases: [[String]] = [["--no-such-flag"], ["--max-txn-ops", "notanumber"], ["--name"], ["--initial-cluster-state", "foo"]]
             for args in cases {
                 let expected = try Subprocess.run(etcd, args, timeout: 10)
                 let actual = try Subprocess.run(setcd, args, timeout: 10)

@@ -73,7 +73,7 @@ public final class Member: Sendable {
                 }
                 identity = Identity(format: Identity.currentFormat, name: config.name, memberID: me.id, clusterID: clusterID, joinedMembers: members)
             default:
-                throw ConfigError("invalid value \"\(config.initialClusterState)\" for flag -initial-cluster-state: invalid value \"\(config.initialClusterState)\" for flag -initial-cluster-state: valid values are \"new\", \"existing\"")
+                throw ConfigError("invalid --initial-cluster-state \"\(config.initialClusterState)\" (want new or existing)")
             }
             try FileManager.default.createDirectory(atPath: memberDir + "/snap", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         }
