@@ -37,10 +37,11 @@ public final class Lessor: Sendable {
     /// Whether the lease exists.
     public func contains(_ id: Int64) -> Bool { entries.withLock { $0[id] != nil } }
 
-    /// Restarts the lease's TTL; returns the granted TTL, or nil if the lease does not exist.
+    /// Restarts the lease's TTL; returns the granted TTL, or nil if the lease does not exist or has
+    /// already expired (as etcd: an expired lease is not brought back while its revocation is pending).
     public func renew(_ id: Int64, now: ContinuousClock.Instant = .now) -> Int64? {
         entries.withLock { entries in
-            guard var entry = entries[id] else { return nil }
+            guard var entry = entries[id], entry.expiry > now else { return nil }
             entry.expiry = now + .seconds(entry.ttl)
             entries[id] = entry
             return entry.ttl

@@ -143,8 +143,12 @@ public final class MVCCStore: Sendable {
 
     private func applyBatch(_ entries: [(index: UInt64, operation: Operation)], applied: UInt64, lastIndex: UInt64) throws -> [OperationResult?] {
         let outcome: (results: [OperationResult?], writer: Writer)
+        // Cluster records (members, alarms) must never be refused for space, or members would
+        // disagree on them: a lone such entry may grow the map past its usual limit.
+        var growthLimit: Int?
+        if entries.count == 1, case .clusterRecord = entries[0].operation { growthLimit = 2 * env.maxMapSize }
         do {
-            outcome = try env.write { txn in
+            outcome = try env.write(growthLimit: growthLimit) { txn in
                 var writer = try Writer(txn: txn, schema: schema)
                 var results: [OperationResult?] = []
                 results.reserveCapacity(entries.count)

@@ -158,6 +158,9 @@ import Testing
         #expect(t.store.lessor.renew(1, now: now + .seconds(4)) == 5)
         #expect(t.store.lessor.expired(now: now + .seconds(6)) == [])
         #expect(t.store.lessor.renew(99) == nil)
+        // An expired lease is not brought back by a late keep-alive (its revocation is on its way).
+        #expect(t.store.lessor.renew(1, now: now + .seconds(30)) == nil)
+        #expect(t.store.lessor.expired(now: now + .seconds(30)) == [1])
         #expect(Set(t.store.lessor.ids()) == [1, 2])
         let ttl = t.store.lessor.timeToLive(2, now: now)
         #expect(ttl?.granted == 50)

@@ -28,13 +28,18 @@ import Testing
     @Test func snapshotFramesRoundTrip() throws {
         let message = Self.messages.first { $0.type == .snap }!
         let chunk = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 * 7) }
-        for frame in [SnapshotFrame.begin(message, size: 1 << 33), .chunk(chunk[...]), .chunk(chunk[10..<20]), .chunk([]), .end] {
+        let frames: [SnapshotFrame] = [
+            .begin(stream: 0xFEED_0000_0000_0001, message, size: 1 << 33), .chunk(stream: 7, chunk[...]),
+            .chunk(stream: 7, chunk[10..<20]), .chunk(stream: 0, []), .end(stream: .max),
+        ]
+        for frame in frames {
             #expect(try SnapshotFrame.decode(frame.encoded()) == frame)
         }
-        // Only a snap message may begin a stream; unknown kinds and trailing bytes are refused.
-        #expect(throws: RaftWireError.self) { try SnapshotFrame.decode(SnapshotFrame.begin(Self.messages[0], size: 1).encoded()) }
-        #expect(throws: RaftWireError.self) { try SnapshotFrame.decode([9]) }
-        #expect(throws: RaftWireError.self) { try SnapshotFrame.decode([3, 0]) }
+        // Only a snap message may begin a stream; unknown kinds, short frames and trailing bytes are refused.
+        #expect(throws: RaftWireError.self) { try SnapshotFrame.decode(SnapshotFrame.begin(stream: 1, Self.messages[0], size: 1).encoded()) }
+        #expect(throws: RaftWireError.self) { try SnapshotFrame.decode([9, 0, 0, 0, 0, 0, 0, 0, 1]) }
+        #expect(throws: RaftWireError.self) { try SnapshotFrame.decode(SnapshotFrame.end(stream: 1).encoded() + [0]) }
+        #expect(throws: RaftWireError.self) { try SnapshotFrame.decode([2, 0, 0]) }
         #expect(throws: RaftWireError.self) { try SnapshotFrame.decode([]) }
     }
 

@@ -96,9 +96,11 @@ struct ClusterService: Etcdserverpb_Cluster.SimpleServiceProtocol {
         guard leader != 0, let url = member.membership.record(leader)?.clientURLs.first, let address = hostAndPort(ofURL: url) else {
             throw EtcdError.noLeader
         }
+        var options = CallOptions.defaults
+        options.timeout = member.config.requestTimeout
         do {
-            return try await withGRPCClient(transport: try .http2NIOPosix(target: .ipv4(address: address.host, port: address.port), transportSecurity: .plaintext)) { client in
-                try await Etcdserverpb_Cluster.Client(wrapping: client).memberPromote(request)
+            return try await withGRPCClient(transport: try .http2NIOPosix(target: .dns(host: address.host, port: address.port), transportSecurity: .plaintext)) { client in
+                try await Etcdserverpb_Cluster.Client(wrapping: client).memberPromote(request, options: options)
             }
         } catch let error as RPCError {
             // Only the status travels on: the leader's trailers (grpc-status, ...) must not become ours.

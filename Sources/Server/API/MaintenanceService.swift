@@ -8,18 +8,13 @@ import MVCC
 struct MaintenanceService: Etcdserverpb_Maintenance.SimpleServiceProtocol {
     let member: Member
 
-    /// Raising and clearing go through the log, so every member knows the alarms; listing reads this
-    /// member's. As in etcd, the answer has no header.
+    /// Every alarm request goes through the log, as in etcd: raising and clearing reach every member,
+    /// and listing is linearizable. As in etcd, the answer has no header.
     func alarm(request: Etcdserverpb_AlarmRequest, context: ServerContext) async throws -> Etcdserverpb_AlarmResponse {
         try await withEtcdErrors {
             var response = Etcdserverpb_AlarmResponse()
-            switch request.action {
-            case .activate, .deactivate:
-                guard case .alarms(let changed) = try await member.proposeEntry(.alarm(request)) else { throw EtcdError.corrupt }
-                response.alarms = changed
-            default:
-                response.alarms = member.alarms.list(request.alarm)
-            }
+            guard case .alarms(let alarms) = try await member.proposeEntry(.alarm(request)) else { throw EtcdError.corrupt }
+            response.alarms = alarms
             return response
         }
     }

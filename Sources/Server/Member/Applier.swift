@@ -126,7 +126,7 @@ final class Applier: @unchecked Sendable {
         case result(requestID: UInt64)
         case members(requestID: UInt64)
         case renew(requestID: UInt64, lease: Int64)
-        case alarms(requestID: UInt64, [Etcdserverpb_AlarmMember])
+        case alarm(requestID: UInt64, Etcdserverpb_AlarmRequest, fresh: Bool)
     }
 
     private func apply(_ entries: [Entry]) {
@@ -137,6 +137,8 @@ final class Applier: @unchecked Sendable {
         operations.reserveCapacity(entries.count)
         followups.reserveCapacity(entries.count)
         var membershipChanged = false
+        /// Alarms raised (true) or cleared (false) by earlier entries of this batch, not yet in memory.
+        var pendingAlarms: [Etcdserverpb_AlarmMember: Bool] = [:]
         for entry in entries {
             let fresh = entry.index > alreadyApplied
             switch entry.kind {
@@ -170,23 +172,13 @@ final class Applier: @unchecked Sendable {
                     operations.append((entry.index, operation))
                     followups.append(.members(requestID: requestID))
                 case .alarm(let request):
-                    var changed: [Etcdserverpb_AlarmMember] = []
+                    // The alarms change in memory only once the store has recorded the change.
                     var operation = MVCC.Operation.noop
-                    if fresh {
-                        switch request.action {
-                        case .activate where request.alarm != .none:
-                            let alarm = alarms.activate(memberID: request.memberID, alarm: request.alarm)
-                            changed = [alarm]
-                            operation = .clusterRecord(key: Alarms.storeKey(alarm), value: [1])
-                        case .deactivate:
-                            changed = alarms.deactivate(memberID: request.memberID, alarm: request.alarm)
-                            if let alarm = changed.first { operation = .clusterRecord(key: Alarms.storeKey(alarm), value: nil) }
-                        default:
-                            break
-                        }
+                    if fresh, let key = alarmRecordKey(for: request, pending: &pendingAlarms) {
+                        operation = .clusterRecord(key: key, value: request.action == .activate ? [1] : nil)
                     }
                     operations.append((entry.index, operation))
-                    followups.append(.alarms(requestID: requestID, changed))
+                    followups.append(.alarm(requestID: requestID, request, fresh: fresh))
                 case .leaseRenew(let lease):
                     operations.append((entry.index, .noop))
                     followups.append(.renew(requestID: requestID, lease: lease))
@@ -231,8 +223,8 @@ final class Applier: @unchecked Sendable {
                 waits.resolve(requestID, with: .members(membership.all))
             case .renew(let requestID, let lease):
                 waits.resolve(requestID, with: .leaseTTL(store.lessor.renew(lease) ?? 0))
-            case .alarms(let requestID, let changed):
-                waits.resolve(requestID, with: .alarms(changed))
+            case .alarm(let requestID, let request, let fresh):
+                waits.resolve(requestID, with: .alarms(applyAlarm(request, changing: fresh && result != .failure(.noSpace))))
             }
         }
         if membershipChanged && membership.isRemoved(localID) {
@@ -241,6 +233,39 @@ final class Applier: @unchecked Sendable {
         }
         if appliedIndex - lastSnapshotIndex >= snapshotCount {
             takeSnapshot()
+        }
+    }
+
+    /// The cluster record an alarm request changes, if it changes one: raising an alarm not raised
+    /// yet, or clearing one that is.
+    private func alarmRecordKey(for request: Etcdserverpb_AlarmRequest, pending: inout [Etcdserverpb_AlarmMember: Bool]) -> [UInt8]? {
+        let alarm = Alarms.alarm(memberID: request.memberID, alarm: request.alarm)
+        let raised = pending[alarm] ?? alarms.list().contains(alarm)
+        switch request.action {
+        case .activate where request.alarm != .none && !raised:
+            pending[alarm] = true
+            return Alarms.storeKey(alarm)
+        case .deactivate where raised:
+            pending[alarm] = false
+            return Alarms.storeKey(alarm)
+        default:
+            return nil
+        }
+    }
+
+    /// Carries out an applied alarm request on the in-memory alarms (when `changing`) and returns
+    /// etcd's answer: the alarm raised, the alarms cleared, or the alarms listed.
+    private func applyAlarm(_ request: Etcdserverpb_AlarmRequest, changing: Bool) -> [Etcdserverpb_AlarmMember] {
+        switch request.action {
+        case .activate:
+            guard request.alarm != .none else { return [] }
+            let alarm = Alarms.alarm(memberID: request.memberID, alarm: request.alarm)
+            return [changing ? alarms.activate(memberID: request.memberID, alarm: request.alarm) : alarm]
+        case .deactivate:
+            guard changing else { return [] }
+            return alarms.deactivate(memberID: request.memberID, alarm: request.alarm)
+        default:
+            return alarms.list(request.alarm)
         }
     }
 

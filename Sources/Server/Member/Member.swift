@@ -109,7 +109,7 @@ public final class Member: Sendable {
         }
         // Store files of snapshots received but never installed, or installed before a crash.
         for name in (try? FileManager.default.contentsOfDirectory(atPath: memberDir + "/snap")) ?? [] {
-            if name.hasSuffix(".mdb.part") {
+            if name.hasSuffix(".part") {
                 unlink(memberDir + "/snap/" + name)
             } else if name.hasSuffix(".mdb"), let index = UInt64(name.prefix(16), radix: 16), index <= store.consistentIndex {
                 unlink(memberDir + "/snap/" + name)
@@ -235,7 +235,7 @@ public final class Member: Sendable {
                     throw EtcdError.corrupt
                 }
                 return ttl
-            } catch let error as RPCError where error.message == EtcdError.timeout.message && ContinuousClock.now < deadline {
+            } catch let error as RPCError where error.message == EtcdError.timeout.message && ContinuousClock.now < deadline && !Task.isCancelled {
                 continue
             }
         }

@@ -67,6 +67,8 @@ final class RaftLoop: @unchecked Sendable {
     private let metrics: MemberMetrics
     private let logger: Logger
     private let published = Mutex(RaftInfo())
+    /// Peers a snapshot is streaming to right now.
+    private let snapshotStreams = Mutex<Set<UInt64>>([])
     /// Proposals Raft could not take yet (no leader, transfer in progress), with when they arrived.
     private var parked: [(data: [UInt8], since: ContinuousClock.Instant)] = []
     private var parkedConfChanges: [(change: ConfChange, requestID: UInt64, since: ContinuousClock.Instant)] = []
@@ -382,23 +384,32 @@ final class RaftLoop: @unchecked Sendable {
 
     /// Streams the leader's store (a consistent copy) after `message` on the snapshots connection, off
     /// the raft thread, in chunks with at most a few queued at a time, and reports the outcome to Raft.
+    /// One stream per peer at a time: while one runs, another request for that peer fails at once
+    /// (Raft tries again later), so two streams never interleave on the connection.
     private func sendSnapshot(_ message: Message) {
-        let path = memberDir + "/snap/outgoing-\(String(message.to, radix: 16)).mdb"
+        let peer = message.to
+        guard snapshotStreams.withLock({ $0.insert(peer).inserted }) else {
+            post(.snapshotStatus(peer: peer, success: false))
+            return
+        }
+        let stream = UInt64.random(in: 1...UInt64.max)
+        let path = memberDir + "/snap/outgoing-\(String(peer, radix: 16))-\(String(stream, radix: 16)).mdb"
         let thread = Thread { [self] in
             var success = false
             do {
-                try streamSnapshot(message, through: path)
+                try streamSnapshot(message, stream: stream, through: path)
                 success = true
             } catch {
-                logger.warning("failed to send snapshot", metadata: ["to": "\(String(message.to, radix: 16))", "error": "\(error)"])
+                logger.warning("failed to send snapshot", metadata: ["to": "\(String(peer, radix: 16))", "error": "\(error)"])
             }
-            post(.snapshotStatus(peer: message.to, success: success))
+            _ = snapshotStreams.withLock { $0.remove(peer) }
+            post(.snapshotStatus(peer: peer, success: success))
         }
         thread.name = "setcd-snapshot-send"
         thread.start()
     }
 
-    private func streamSnapshot(_ message: Message, through path: String) throws {
+    private func streamSnapshot(_ message: Message, stream: UInt64, through path: String) throws {
         let snapshotIndex = message.snapshot?.metadata.index ?? 0
         // The copy must hold at least what the snapshot covers; a member that became leader before
         // installing a snapshot it received waits until it has.
@@ -409,16 +420,16 @@ final class RaftLoop: @unchecked Sendable {
         defer { close(fd) }
         try store.copy(toDescriptor: fd)
         let size = Int(lseek(fd, 0, SEEK_END))
-        try enqueueSnapshotPayload(SnapshotFrame.begin(message, size: UInt64(size)).encoded(), to: message.to)
+        try enqueueSnapshotPayload(SnapshotFrame.begin(stream: stream, message, size: UInt64(size)).encoded(), to: message.to)
         var chunk = [UInt8](repeating: 0, count: SnapshotFrame.chunkSize)
         var offset = 0
         while offset < size {
             let count = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, min($0.count, size - offset), off_t(offset)) }
             guard count > 0 else { throw SnapshotSendError.io("read") }
-            try enqueueSnapshotPayload(SnapshotFrame.chunk(chunk[0..<count]).encoded(), to: message.to)
+            try enqueueSnapshotPayload(SnapshotFrame.chunk(stream: stream, chunk[0..<count]).encoded(), to: message.to)
             offset += count
         }
-        try enqueueSnapshotPayload(SnapshotFrame.end.encoded(), to: message.to)
+        try enqueueSnapshotPayload(SnapshotFrame.end(stream: stream).encoded(), to: message.to)
         logger.info("sent snapshot", metadata: ["to": "\(String(message.to, radix: 16))", "index": "\(snapshotIndex)", "bytes": "\(size)"])
     }
 

@@ -118,13 +118,14 @@ enum RaftWire {
 }
 
 /// A snapshot streams on the snapshots channel as a sequence of payloads: `begin` (the `snap` message
-/// and the store file's size), `chunk`s of the file in order, and `end`; the receiver writes the chunks
-/// to a file and hands the message to Raft only once the whole file is there. A stream cut short (a
-/// reconnect) never reaches `end` with the right size, and a new `begin` discards it.
+/// and the store file's size), `chunk`s of the file in order, and `end`, each carrying the stream's
+/// id; the receiver writes the chunks to a file and hands the message to Raft only once the whole file
+/// is there. A chunk of another stream than the one in progress is ignored; a stream cut short (a
+/// reconnect) never reaches `end` with the right size; a new `begin` discards the stream before it.
 enum SnapshotFrame: Equatable {
-    case begin(Message, size: UInt64)
-    case chunk(ArraySlice<UInt8>)
-    case end
+    case begin(stream: UInt64, Message, size: UInt64)
+    case chunk(stream: UInt64, ArraySlice<UInt8>)
+    case end(stream: UInt64)
 
     /// The size of one chunk of the store file.
     static let chunkSize = 1 << 20
@@ -135,38 +136,41 @@ enum SnapshotFrame: Equatable {
 
     func encoded() -> [UInt8] {
         switch self {
-        case .begin(let message, let size):
+        case .begin(let stream, let message, let size):
             var buffer = ByteBuffer()
             buffer.writeInteger(Kind.begin.rawValue)
+            buffer.writeInteger(stream)
             buffer.writeInteger(size)
             RaftWire.write(message, into: &buffer)
             return Array(buffer.readableBytesView)
-        case .chunk(let bytes):
+        case .chunk(let stream, let bytes):
             var payload = [UInt8]()
-            payload.reserveCapacity(bytes.count + 1)
+            payload.reserveCapacity(bytes.count + 9)
             payload.append(Kind.chunk.rawValue)
+            payload.append(contentsOf: withUnsafeBytes(of: stream.bigEndian, Array.init))
             payload.append(contentsOf: bytes)
             return payload
-        case .end:
-            return [Kind.end.rawValue]
+        case .end(let stream):
+            return [Kind.end.rawValue] + withUnsafeBytes(of: stream.bigEndian, Array.init)
         }
     }
 
     static func decode(_ payload: [UInt8]) throws(RaftWireError) -> SnapshotFrame {
-        guard let first = payload.first, let kind = Kind(rawValue: first) else { throw .malformed("unknown snapshot frame") }
+        guard payload.count >= 9, let kind = Kind(rawValue: payload[0]) else { throw .malformed("unknown snapshot frame") }
+        let stream = payload[1..<9].reduce(0) { $0 << 8 | UInt64($1) }
         switch kind {
         case .begin:
-            var buffer = ByteBuffer(bytes: payload.dropFirst())
+            var buffer = ByteBuffer(bytes: payload.dropFirst(9))
             guard let size = buffer.readInteger(as: UInt64.self) else { throw .malformed("short snapshot frame") }
             let message = try RaftWire.read(from: &buffer)
             guard buffer.readableBytes == 0 else { throw .malformed("trailing bytes") }
             guard message.type == .snap, message.snapshot != nil else { throw .malformed("not a snapshot message") }
-            return .begin(message, size: size)
+            return .begin(stream: stream, message, size: size)
         case .chunk:
-            return .chunk(payload[1...])
+            return .chunk(stream: stream, payload[9...])
         case .end:
-            guard payload.count == 1 else { throw .malformed("trailing bytes") }
-            return .end
+            guard payload.count == 9 else { throw .malformed("trailing bytes") }
+            return .end(stream: stream)
         }
     }
 }
