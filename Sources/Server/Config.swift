@@ -32,6 +32,16 @@ public struct ServerConfig: Sendable {
 
     public init() {}
 
+    /// etcd's checks of flag combinations (its `error verifying flags`); throws the first one that fails.
+    public func validate() throws {
+        if 5 * heartbeatInterval > electionTimeout {
+            throw ConfigError("--election-timeout[\(electionTimeout)ms] should be at least as 5 times as --heartbeat-interval[\(heartbeatInterval)ms]")
+        }
+        if electionTimeout > 50_000 {
+            throw ConfigError("--election-timeout[\(electionTimeout)ms] is too long, and should be set less than 50000ms")
+        }
+    }
+
     /// The data directory actually used.
     public var resolvedDataDir: String { dataDir ?? "\(name).setcd" }
 

@@ -23,6 +23,12 @@ do {
     FileHandle.standardError.write(Data("\(error)\n\(usage)\n".utf8))
     exit(2)
 }
+do {
+    try parsed.config.validate()
+} catch {
+    FileHandle.standardError.write(Data("error verifying flags, \(error). See 'setcd --help'.\n".utf8))
+    exit(1)
+}
 
 if parsed.version {
     print("setcd Version: 0.1.0\netcd API Version: 3.5")

@@ -127,6 +127,15 @@ extension EndToEnd {
                                    actual: [Entry(label: "server " + args.joined(separator: " "), text: summary(actual))],
                                    sourceLocation: #_sourceLocation)
             }
+            // Flags that parse but do not go together: etcd logs "error verifying flags, ..." and exits 1.
+            let root = NSTemporaryDirectory() + "setcd-flags-\(UUID().uuidString)"
+            defer { try? FileManager.default.removeItem(atPath: root) }
+            let timing = ["--heartbeat-interval", "300", "--election-timeout", "1000", "--data-dir", root + "/data"]
+            let expected = try Subprocess.run(etcd, timing, timeout: 10)
+            let actual = try Subprocess.run(setcd, timing, timeout: 10)
+            let message = "error verifying flags, --election-timeout[1000ms] should be at least as 5 times as --heartbeat-interval[300ms]"
+            #expect(expected.exitCode == 1 && expected.stderr.contains(message), "etcd: \(expected.exitCode) \(expected.stderr)")
+            #expect(actual.exitCode == expected.exitCode && actual.stderr.contains(message), "setcd: \(actual.exitCode) \(actual.stderr)")
         }
     }
 }
