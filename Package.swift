@@ -2,13 +2,14 @@
 import PackageDescription
 
 /// setcd: an etcd-compatible MVCC key-value store on LMDB. Module layering follows DESIGN.md §3:
-/// system shims → LMDB / WAL → MVCC → EtcdProto → Server → executables.
+/// system shims → LMDB / WAL → MVCC → EtcdProto → Server / Client → executables.
 let package = Package(
     name: "setcd",
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "setcd", targets: ["setcd"]),
         .library(name: "MVCC", targets: ["MVCC"]),
+        .library(name: "SetcdClient", targets: ["Client"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
@@ -50,6 +51,15 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
+        // The async client for the etcd v3 API (setcd and etcd alike): EtcdProto and gRPC only.
+        .target(
+            name: "Client",
+            dependencies: [
+                "EtcdProto",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+            ]
+        ),
         .executableTarget(
             name: "setcd",
             dependencies: ["Server", .product(name: "Logging", package: "swift-log")]
@@ -68,6 +78,6 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "EndToEndTests", dependencies: ["setcd"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["setcd", "Client", "EtcdProto"]),
     ]
 )

@@ -1,0 +1,132 @@
+import EtcdProto
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+
+/// An async client for the etcd v3 API, for setcd and etcd alike.
+///
+/// Requests and answers are etcd's own protobuf messages (as clientv3's `GetResponse` is
+/// `RangeResponse`), so everything etcd's API offers is reachable. Several endpoints share the load
+/// round-robin; a call that fails because its member is unavailable is retried on another when it is
+/// idempotent (reads, listings, status). Watches resume after a reconnect (see `watch`).
+///
+/// ```swift
+/// try await EtcdClient.withClient(.init(endpoints: ["127.0.0.1:2379"])) { client in
+///     _ = try await client.put("greeting", "hello")
+///     let response = try await client.get("greeting")
+///     print(String(decoding: response.kvs[0].value, as: UTF8.self))
+/// }
+/// ```
+public final class EtcdClient: Sendable {
+    /// Where and how to connect.
+    public struct Configuration: Sendable {
+        /// `host:port` or `http://host:port` of each member to use.
+        public var endpoints: [String]
+        /// The deadline of each call unless the call says otherwise.
+        public var requestTimeout: Duration = .seconds(5)
+        /// Requests fail with "etcdserver: no leader" rather than wait while the member has none
+        /// (etcd's `WithRequireLeader`).
+        public var requireLeader = false
+
+        public init(endpoints: [String]) {
+            self.endpoints = endpoints
+        }
+    }
+
+    let grpc: GRPCClient<HTTP2ClientTransport.Posix>
+    let configuration: Configuration
+
+    /// Calls `body` with a client connected to `configuration.endpoints`, then closes it.
+    public static func withClient<Result: Sendable>(
+        _ configuration: Configuration,
+        _ body: (EtcdClient) async throws -> Result
+    ) async throws -> Result {
+        let pairs = try configuration.endpoints.map(Self.address(of:))
+        guard !pairs.isEmpty else { throw EtcdClientError.noEndpoints }
+        var config = HTTP2ClientTransport.Posix.Config.defaults
+        config.connection.maxIdleTime = nil
+        config.backoff.initial = .milliseconds(100)
+        config.backoff.max = .seconds(1)
+        let transport = try HTTP2ClientTransport.Posix(
+            target: .ipv4(pairs: pairs), transportSecurity: .plaintext, config: config,
+            serviceConfig: Self.serviceConfig(requestTimeout: configuration.requestTimeout))
+        return try await withGRPCClient(transport: transport) { grpc in
+            try await body(EtcdClient(grpc: grpc, configuration: configuration))
+        }
+    }
+
+    init(grpc: GRPCClient<HTTP2ClientTransport.Posix>, configuration: Configuration) {
+        self.grpc = grpc
+        self.configuration = configuration
+    }
+
+    /// Round-robin over the endpoints; idempotent calls retried on `unavailable`, as clientv3 does.
+    static func serviceConfig(requestTimeout: Duration) -> ServiceConfig {
+        let idempotent: [MethodConfig.Name] = [
+            .init(service: "etcdserverpb.KV", method: "Range"),
+            .init(service: "etcdserverpb.Cluster", method: "MemberList"),
+            .init(service: "etcdserverpb.Maintenance", method: "Status"),
+            .init(service: "etcdserverpb.Maintenance", method: "Hash"),
+            .init(service: "etcdserverpb.Maintenance", method: "HashKV"),
+            .init(service: "etcdserverpb.Lease", method: "LeaseTimeToLive"),
+            .init(service: "etcdserverpb.Lease", method: "LeaseLeases"),
+        ]
+        let retry = RetryPolicy(maxAttempts: 5, initialBackoff: .milliseconds(50), maxBackoff: .seconds(1),
+                                backoffMultiplier: 2, retryableStatusCodes: [.unavailable])
+        return ServiceConfig(
+            methodConfig: [MethodConfig(names: idempotent, timeout: requestTimeout, executionPolicy: .retry(retry))],
+            loadBalancingConfig: [.roundRobin])
+    }
+
+    /// `host:port` (an optional `http://` prefix, `localhost` for 127.0.0.1) as an IPv4 pair.
+    static func address(of endpoint: String) throws -> (host: String, port: Int) {
+        var rest = Substring(endpoint)
+        for scheme in ["http://", "unix://"] where rest.hasPrefix(scheme) { rest = rest.dropFirst(scheme.count) }
+        if rest.hasPrefix("https://") { throw EtcdClientError.unsupported("TLS endpoints (\(endpoint))") }
+        if let slash = rest.firstIndex(of: "/") { rest = rest[..<slash] }
+        guard let colon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: colon)...]) else {
+            throw EtcdClientError.badEndpoint(endpoint)
+        }
+        let host = String(rest[..<colon])
+        return (host == "localhost" || host.isEmpty ? "127.0.0.1" : host, port)
+    }
+
+    /// Call options with the configured deadline.
+    var options: CallOptions {
+        var options = CallOptions.defaults
+        options.timeout = configuration.requestTimeout
+        return options
+    }
+
+    /// etcd's `hasleader` metadata when `requireLeader` is set.
+    var metadata: Metadata {
+        configuration.requireLeader ? ["hasleader": "true"] : [:]
+    }
+
+    var kv: Etcdserverpb_KV.Client<HTTP2ClientTransport.Posix> { .init(wrapping: grpc) }
+    var leases: Etcdserverpb_Lease.Client<HTTP2ClientTransport.Posix> { .init(wrapping: grpc) }
+    var cluster: Etcdserverpb_Cluster.Client<HTTP2ClientTransport.Posix> { .init(wrapping: grpc) }
+    var maintenance: Etcdserverpb_Maintenance.Client<HTTP2ClientTransport.Posix> { .init(wrapping: grpc) }
+    var watcher: Etcdserverpb_Watch.Client<HTTP2ClientTransport.Posix> { .init(wrapping: grpc) }
+}
+
+/// Errors of the client itself (the server's errors arrive as `RPCError` with etcd's text).
+public enum EtcdClientError: Error, Equatable, CustomStringConvertible {
+    case noEndpoints
+    case badEndpoint(String)
+    case unsupported(String)
+    /// A watch was cancelled by the server because its start revision was compacted.
+    case compacted(revision: Int64)
+    /// A watch was cancelled by the server for another reason.
+    case watchCanceled(reason: String)
+
+    public var description: String {
+        switch self {
+        case .noEndpoints: return "no endpoints given"
+        case .badEndpoint(let endpoint): return "invalid endpoint \"\(endpoint)\" (want host:port)"
+        case .unsupported(let what): return "not supported yet: \(what)"
+        case .compacted(let revision): return "etcdserver: mvcc: required revision has been compacted (compact revision \(revision))"
+        case .watchCanceled(let reason): return "watch was canceled (\(reason))"
+        }
+    }
+}

@@ -1,0 +1,183 @@
+import EtcdProto
+import Foundation
+import GRPCCore
+
+/// The key-value calls.
+extension EtcdClient {
+    /// A Range request: `key` alone, or `key` up to `rangeEnd` (see `prefixEnd(of:)`).
+    public func range(_ request: Etcdserverpb_RangeRequest) async throws -> Etcdserverpb_RangeResponse {
+        try await kv.range(request, metadata: metadata, options: options)
+    }
+
+    /// The value of `key` (linearizable unless `serializable`).
+    public func get(_ key: String, serializable: Bool = false) async throws -> Etcdserverpb_RangeResponse {
+        var request = Etcdserverpb_RangeRequest()
+        request.key = Data(key.utf8)
+        request.serializable = serializable
+        return try await range(request)
+    }
+
+    /// Every key starting with `prefix`.
+    public func get(prefix: String, serializable: Bool = false) async throws -> Etcdserverpb_RangeResponse {
+        var request = Etcdserverpb_RangeRequest()
+        request.key = Data(prefix.utf8)
+        request.rangeEnd = Data(Self.prefixEnd(of: Array(prefix.utf8)))
+        request.serializable = serializable
+        return try await range(request)
+    }
+
+    public func put(_ request: Etcdserverpb_PutRequest) async throws -> Etcdserverpb_PutResponse {
+        try await kv.put(request, metadata: metadata, options: options)
+    }
+
+    /// Puts `value` at `key`, attached to `lease` if not 0.
+    public func put(_ key: String, _ value: String, lease: Int64 = 0, prevKV: Bool = false) async throws -> Etcdserverpb_PutResponse {
+        var request = Etcdserverpb_PutRequest()
+        request.key = Data(key.utf8)
+        request.value = Data(value.utf8)
+        request.lease = lease
+        request.prevKv = prevKV
+        return try await put(request)
+    }
+
+    public func delete(_ request: Etcdserverpb_DeleteRangeRequest) async throws -> Etcdserverpb_DeleteRangeResponse {
+        try await kv.deleteRange(request, metadata: metadata, options: options)
+    }
+
+    /// Deletes `key`.
+    public func delete(_ key: String, prevKV: Bool = false) async throws -> Etcdserverpb_DeleteRangeResponse {
+        var request = Etcdserverpb_DeleteRangeRequest()
+        request.key = Data(key.utf8)
+        request.prevKv = prevKV
+        return try await delete(request)
+    }
+
+    /// A transaction; see `Txn` for a builder.
+    public func txn(_ request: Etcdserverpb_TxnRequest) async throws -> Etcdserverpb_TxnResponse {
+        try await kv.txn(request, metadata: metadata, options: options)
+    }
+
+    /// Compacts history before `revision`; with `physical`, returns once it is done.
+    public func compact(revision: Int64, physical: Bool = false) async throws -> Etcdserverpb_CompactionResponse {
+        var request = Etcdserverpb_CompactionRequest()
+        request.revision = revision
+        request.physical = physical
+        return try await kv.compact(request, metadata: metadata, options: options)
+    }
+
+    /// The end of the range of keys that start with `prefix` (etcd's `GetPrefixRangeEnd`): the prefix
+    /// with its last byte below 0xff incremented, or `[0]` (every key) when there is none.
+    public static func prefixEnd(of prefix: [UInt8]) -> [UInt8] {
+        var end = prefix
+        while let last = end.last {
+            if last < 0xFF {
+                end[end.count - 1] = last + 1
+                return end
+            }
+            end.removeLast()
+        }
+        return [0]
+    }
+}
+
+/// The lease calls.
+extension EtcdClient {
+    /// Grants a lease of `ttl` seconds (the server picks the id unless `id` is given).
+    public func grantLease(ttl: Int64, id: Int64 = 0) async throws -> Etcdserverpb_LeaseGrantResponse {
+        var request = Etcdserverpb_LeaseGrantRequest()
+        request.ttl = ttl
+        request.id = id
+        return try await leases.leaseGrant(request, metadata: metadata, options: options)
+    }
+
+    /// Revokes a lease, deleting its keys.
+    public func revokeLease(_ id: Int64) async throws -> Etcdserverpb_LeaseRevokeResponse {
+        var request = Etcdserverpb_LeaseRevokeRequest()
+        request.id = id
+        return try await leases.leaseRevoke(request, metadata: metadata, options: options)
+    }
+
+    /// A lease's granted and remaining TTL (and its keys).
+    public func timeToLive(_ id: Int64, keys: Bool = false) async throws -> Etcdserverpb_LeaseTimeToLiveResponse {
+        var request = Etcdserverpb_LeaseTimeToLiveRequest()
+        request.id = id
+        request.keys = keys
+        return try await leases.leaseTimeToLive(request, metadata: metadata, options: options)
+    }
+
+    /// Every lease.
+    public func listLeases() async throws -> Etcdserverpb_LeaseLeasesResponse {
+        try await leases.leaseLeases(Etcdserverpb_LeaseLeasesRequest(), metadata: metadata, options: options)
+    }
+
+    /// Renews a lease once; the answer's TTL is 0 if it no longer exists.
+    public func keepAliveOnce(_ id: Int64) async throws -> Etcdserverpb_LeaseKeepAliveResponse {
+        var keepAlive = Etcdserverpb_LeaseKeepAliveRequest()
+        keepAlive.id = id
+        let request = keepAlive
+        return try await leases.leaseKeepAlive(metadata: metadata, options: options, requestProducer: { writer in
+            try await writer.write(request)
+        }, onResponse: { response in
+            for try await message in response.messages { return message }
+            throw RPCError(code: .unavailable, message: "keep-alive stream closed without an answer")
+        })
+    }
+}
+
+/// The cluster and maintenance calls.
+extension EtcdClient {
+    public func memberList() async throws -> Etcdserverpb_MemberListResponse {
+        try await cluster.memberList(Etcdserverpb_MemberListRequest(), metadata: metadata, options: options)
+    }
+
+    public func memberAdd(peerURLs: [String], isLearner: Bool = false) async throws -> Etcdserverpb_MemberAddResponse {
+        var request = Etcdserverpb_MemberAddRequest()
+        request.peerUrls = peerURLs
+        request.isLearner = isLearner
+        return try await cluster.memberAdd(request, metadata: metadata, options: options)
+    }
+
+    public func memberRemove(_ id: UInt64) async throws -> Etcdserverpb_MemberRemoveResponse {
+        var request = Etcdserverpb_MemberRemoveRequest()
+        request.id = id
+        return try await cluster.memberRemove(request, metadata: metadata, options: options)
+    }
+
+    public func memberUpdate(_ id: UInt64, peerURLs: [String]) async throws -> Etcdserverpb_MemberUpdateResponse {
+        var request = Etcdserverpb_MemberUpdateRequest()
+        request.id = id
+        request.peerUrls = peerURLs
+        return try await cluster.memberUpdate(request, metadata: metadata, options: options)
+    }
+
+    public func memberPromote(_ id: UInt64) async throws -> Etcdserverpb_MemberPromoteResponse {
+        var request = Etcdserverpb_MemberPromoteRequest()
+        request.id = id
+        return try await cluster.memberPromote(request, metadata: metadata, options: options)
+    }
+
+    /// The status of the member this call reaches (use a client with one endpoint to ask a given member).
+    public func status() async throws -> Etcdserverpb_StatusResponse {
+        try await maintenance.status(Etcdserverpb_StatusRequest(), metadata: metadata, options: options)
+    }
+
+    public func hashKV(revision: Int64 = 0) async throws -> Etcdserverpb_HashKVResponse {
+        var request = Etcdserverpb_HashKVRequest()
+        request.revision = revision
+        return try await maintenance.hashKV(request, metadata: metadata, options: options)
+    }
+
+    public func alarm(_ request: Etcdserverpb_AlarmRequest) async throws -> Etcdserverpb_AlarmResponse {
+        try await maintenance.alarm(request, metadata: metadata, options: options)
+    }
+
+    public func moveLeader(to id: UInt64) async throws -> Etcdserverpb_MoveLeaderResponse {
+        var request = Etcdserverpb_MoveLeaderRequest()
+        request.targetID = id
+        return try await maintenance.moveLeader(request, metadata: metadata, options: options)
+    }
+
+    public func defragment() async throws -> Etcdserverpb_DefragmentResponse {
+        try await maintenance.defragment(Etcdserverpb_DefragmentRequest(), metadata: metadata, options: options)
+    }
+}
