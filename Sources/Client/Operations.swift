@@ -65,19 +65,8 @@ extension EtcdClient {
         return try await kv.compact(request, metadata: metadata, options: options)
     }
 
-    /// The end of the range of keys that start with `prefix` (etcd's `GetPrefixRangeEnd`): the prefix
-    /// with its last byte below 0xff incremented, or `[0]` (every key) when there is none.
-    public static func prefixEnd(of prefix: [UInt8]) -> [UInt8] {
-        var end = prefix
-        while let last = end.last {
-            if last < 0xFF {
-                end[end.count - 1] = last + 1
-                return end
-            }
-            end.removeLast()
-        }
-        return [0]
-    }
+    /// The end of the range of keys that start with `prefix` (etcd's `GetPrefixRangeEnd`).
+    public static func prefixEnd(of prefix: [UInt8]) -> [UInt8] { KeyRanges.prefixEnd(of: prefix) }
 }
 
 /// The lease calls.

@@ -68,17 +68,7 @@ struct Recipes {
 }
 
 /// The end of the range of keys starting with `prefix` (etcd's `GetPrefixRangeEnd`).
-func prefixEnd(_ prefix: [UInt8]) -> [UInt8] {
-    var end = prefix
-    while let last = end.last {
-        if last < 0xFF {
-            end[end.count - 1] = last + 1
-            return end
-        }
-        end.removeLast()
-    }
-    return [0]
-}
+func prefixEnd(_ prefix: [UInt8]) -> [UInt8] { KeyRanges.prefixEnd(of: prefix) }
 
 // Builders for the requests the recipes send.
 
