@@ -8,6 +8,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "setcd", targets: ["setcd"]),
+        .executable(name: "setcdctl", targets: ["setcdctl"]),
         .library(name: "MVCC", targets: ["MVCC"]),
         .library(name: "SetcdClient", targets: ["Client"]),
     ],
@@ -20,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
         .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
@@ -64,6 +66,15 @@ let package = Package(
             name: "setcd",
             dependencies: ["Server", .product(name: "Logging", package: "swift-log")]
         ),
+        // etcdctl for setcd: the client for the v3 API; the server module only for `snapshot restore`.
+        .executableTarget(
+            name: "setcdctl",
+            dependencies: [
+                "Client", "EtcdProto", "Server",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+            ]
+        ),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
         .testTarget(name: "WALTests", dependencies: ["WAL"]),
         .testTarget(name: "RaftTests", dependencies: ["Raft"]),
@@ -78,6 +89,6 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "EndToEndTests", dependencies: ["setcd", "Client", "EtcdProto"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["setcd", "setcdctl", "Client", "EtcdProto"]),
     ]
 )

@@ -119,6 +119,8 @@ public enum EtcdClientError: Error, Equatable, CustomStringConvertible {
     case compacted(revision: Int64)
     /// A watch was cancelled by the server for another reason.
     case watchCanceled(reason: String)
+    /// A local file operation failed.
+    case io(String)
 
     public var description: String {
         switch self {
@@ -127,6 +129,7 @@ public enum EtcdClientError: Error, Equatable, CustomStringConvertible {
         case .unsupported(let what): return "not supported yet: \(what)"
         case .compacted(let revision): return "etcdserver: mvcc: required revision has been compacted (compact revision \(revision))"
         case .watchCanceled(let reason): return "watch was canceled (\(reason))"
+        case .io(let what): return what
         }
     }
 }

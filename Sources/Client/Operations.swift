@@ -170,3 +170,37 @@ extension EtcdClient {
         try await maintenance.defragment(Etcdserverpb_DefragmentRequest(), metadata: metadata, options: options)
     }
 }
+
+/// Snapshots.
+extension EtcdClient {
+    /// Streams the member's store into `path` (through `path.part`, renamed when complete) and returns
+    /// its size; the file ends with the server's SHA-256 of the store, which a restore checks.
+    @discardableResult
+    public func saveSnapshot(to path: String) async throws -> Int {
+        let partPath = path + ".part"
+        guard FileManager.default.createFile(atPath: partPath, contents: nil) else {
+            throw EtcdClientError.io("could not create \(partPath)")
+        }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: partPath))
+        var options = CallOptions.defaults
+        options.timeout = nil
+        do {
+            let size = try await maintenance.snapshot(Etcdserverpb_SnapshotRequest(), metadata: metadata, options: options) { response in
+                var size = 0
+                for try await message in response.messages {
+                    try handle.write(contentsOf: message.blob)
+                    size += message.blob.count
+                }
+                return size
+            }
+            try handle.synchronize()
+            try handle.close()
+            guard rename(partPath, path) == 0 else { throw EtcdClientError.io("could not rename \(partPath) to \(path)") }
+            return size
+        } catch {
+            try? handle.close()
+            unlink(partPath)
+            throw error
+        }
+    }
+}

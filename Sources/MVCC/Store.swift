@@ -236,6 +236,24 @@ public final class MVCCStore: Sendable {
         }
     }
 
+    /// Makes the store the state of a new cluster (restoring a snapshot into a new member): replaces
+    /// every cluster record with `records` and sets the applied index to `consistentIndex`, the index of
+    /// the new cluster's snapshot. Keys, history and leases stay. Only while no apply thread runs.
+    public func resetCluster(records: [(key: [UInt8], value: [UInt8])], consistentIndex: UInt64) throws {
+        do {
+            try env.write(growthLimit: 2 * env.maxMapSize) { txn in
+                try txn.clear(schema.cluster)
+                for record in records { try txn.put(schema.cluster, record.key, record.value) }
+                var index: [UInt8] = []
+                index.appendBigEndian(consistentIndex)
+                try txn.put(schema.meta, MetaKey.consistentIndex, index)
+            }
+        } catch let error as LMDBError {
+            throw error == .mapFull ? MVCCError.noSpace : MVCCError.storage(error)
+        }
+        state.withLock { $0.consistentIndex = consistentIndex }
+    }
+
     // MARK: - Leases
 
     /// The keys attached to a lease, in key order, or nil if it does not exist.

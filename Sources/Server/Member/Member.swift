@@ -430,7 +430,7 @@ enum AutoCompaction {
 }
 
 /// Parses a Go duration string such as `1h30m`, `90s` or `500ms`.
-func parseGoDuration(_ text: String) -> Duration? {
+public func parseGoDuration(_ text: String) -> Duration? {
     let units: [(String, Double)] = [("ns", 1e-9), ("us", 1e-6), ("µs", 1e-6), ("ms", 1e-3), ("s", 1), ("m", 60), ("h", 3600)]
     var rest = Substring(text)
     var seconds = 0.0

@@ -11,10 +11,16 @@ enum Binaries {
         let description: String
     }
 
-    static func setcd() throws -> String {
-        if let path = ProcessInfo.processInfo.environment["SETCD_BIN"], !path.isEmpty {
+    static func setcd() throws -> String { try built("setcd", env: "SETCD_BIN") }
+
+    /// `setcdctl`: `$SETCDCTL_BIN`, else next to the test bundle, as `setcd`.
+    static func setcdctl() throws -> String { try built("setcdctl", env: "SETCDCTL_BIN") }
+
+    /// An executable of this package: `$<env>`, else the one SwiftPM built next to the test bundle.
+    private static func built(_ name: String, env: String) throws -> String {
+        if let path = ProcessInfo.processInfo.environment[env], !path.isEmpty {
             guard isExecutableFile(path) else {
-                throw Missing(description: "SETCD_BIN=\(path) is not an executable file")
+                throw Missing(description: "\(env)=\(path) is not an executable file")
             }
             return path
         }
@@ -26,7 +32,7 @@ enum Binaries {
             var dir = URL(fileURLWithPath: start).standardizedFileURL.resolvingSymlinksInPath()
             let insideBuild = dir.pathComponents.contains(".build")
             while dir.path != "/" && dir.lastPathComponent != ".build" {
-                let candidate = dir.appendingPathComponent("setcd").path
+                let candidate = dir.appendingPathComponent(name).path
                 tried.append(candidate)
                 if isExecutableFile(candidate) { return candidate }
                 if !insideBuild { break }
@@ -34,8 +40,8 @@ enum Binaries {
             }
         }
         throw Missing(description: """
-            cannot find the setcd binary: set SETCD_BIN, or run through `swift test` in the setcd package so \
-            that .build/<config>/setcd exists next to the test bundle (looked at: \(tried.prefix(8).joined(separator: ", ")))
+            cannot find the \(name) binary: set \(env), or run through `swift test` in the setcd package so \
+            that .build/<config>/\(name) exists next to the test bundle (looked at: \(tried.prefix(8).joined(separator: ", ")))
             """)
     }
 

@@ -1,0 +1,111 @@
+import ArgumentParser
+import Client
+import Foundation
+import GRPCCore
+import Server
+
+/// The root command: global flags and the command tree, as etcdctl's.
+struct SetcdCtl: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "setcdctl",
+        abstract: "A simple command line client for etcd3 and setcd.",
+        version: "setcdctl version: \(SetcdCtl.version)\nAPI version: 3.5",
+        subcommands: [VersionCommand.self, SnapshotCommand.self]
+    )
+
+    static let version = "0.1.0"
+
+    @OptionGroup var global: GlobalOptions
+}
+
+/// etcdctl's global flags; each may also come from `ETCDCTL_<FLAG>` (the command line wins).
+struct GlobalOptions: ParsableArguments {
+    @Option(help: "gRPC endpoints")
+    var endpoints: String = "127.0.0.1:2379"
+
+    @Option(name: .customLong("dial-timeout"), help: "dial timeout for client connections")
+    var dialTimeout: String = "2s"
+
+    @Option(name: .customLong("command-timeout"), help: "timeout for short running command (excluding dial timeout)")
+    var commandTimeout: String = "5s"
+
+    @Option(name: [.customShort("w"), .customLong("write-out")], help: "set the output format (fields, json, protobuf, simple, table)")
+    var writeOut: String = "simple"
+
+    @Flag(help: "print byte strings as hex encoded strings")
+    var hex = false
+
+    /// The endpoints as a list.
+    var endpointList: [String] { endpoints.split(separator: ",").map { String($0) } }
+
+    /// A client configuration from the flags.
+    func clientConfiguration() throws -> EtcdClient.Configuration {
+        var configuration = EtcdClient.Configuration(endpoints: endpointList)
+        guard let timeout = parseGoDuration(commandTimeout) else {
+            throw CtlError(code: .badArgs, message: "invalid argument \"\(commandTimeout)\" for \"--command-timeout\" flag")
+        }
+        configuration.requestTimeout = timeout
+        return configuration
+    }
+
+    /// The global flags etcdctl reads from the environment.
+    static let environmentFlags = ["endpoints", "dial-timeout", "command-timeout", "write-out", "hex"]
+
+    /// `arguments` with `ETCDCTL_*` variables added for global flags the command line does not set
+    /// (etcdctl's environment fallback; ArgumentParser has none).
+    static func withEnvironment(_ arguments: [String], environment: [String: String]) -> [String] {
+        var added: [String] = []
+        for flag in environmentFlags {
+            let variable = "ETCDCTL_" + flag.uppercased().replacingOccurrences(of: "-", with: "_")
+            guard let value = environment[variable] else { continue }
+            let given = arguments.contains { $0 == "--\(flag)" || $0.hasPrefix("--\(flag)=") || (flag == "write-out" && ($0 == "-w" || $0.hasPrefix("-w="))) }
+            if given { continue }
+            if flag == "hex" {
+                if value == "true" { added.append("--hex") }
+            } else {
+                added.append("--\(flag)=\(value)")
+            }
+        }
+        return added + arguments
+    }
+}
+
+/// etcdctl's exit codes.
+enum ExitCode: Int32 {
+    case error = 1
+    case badConnection = 2
+    case invalidInput = 3
+    case badFeature = 4
+    case interrupted = 5
+    case io = 6
+    case badArgs = 128
+}
+
+/// A failure printed as etcdctl prints it ("Error: " and the message on stderr) with its exit code.
+struct CtlError: Error {
+    let code: ExitCode
+    let message: String
+}
+
+/// Runs a command body; any failure is printed as etcdctl prints it and exits with its code.
+func runReportingErrors(_ body: () async throws -> Void) async -> Never {
+    do {
+        try await body()
+        exit(0)
+    } catch let error as CtlError {
+        FileHandle.standardError.write(Data("Error: \(error.message)\n".utf8))
+        exit(error.code.rawValue)
+    } catch {
+        FileHandle.standardError.write(Data("Error: \(describe(error))\n".utf8))
+        exit(ExitCode.error.rawValue)
+    }
+}
+
+/// A server or client error as etcdctl shows it: etcd's own errors by their text
+/// ("etcdserver: ..."), other gRPC failures as Go's gRPC prints them.
+func describe(_ error: any Error) -> String {
+    if let rpc = error as? RPCError {
+        return rpc.message.hasPrefix("etcdserver: ") ? rpc.message : "rpc error: code = \(rpc.code) desc = \(rpc.message)"
+    }
+    return "\(error)"
+}
