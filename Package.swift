@@ -62,6 +62,8 @@ let package = Package(
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
             ]
         ),
+        // etcdctl's output formats (simple, json, fields, table), byte for byte.
+        .target(name: "EtcdCtl", dependencies: ["EtcdProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .executableTarget(
             name: "setcd",
             dependencies: ["Server", .product(name: "Logging", package: "swift-log")]
@@ -70,7 +72,7 @@ let package = Package(
         .executableTarget(
             name: "setcdctl",
             dependencies: [
-                "Client", "EtcdProto", "Server",
+                "Client", "EtcdCtl", "EtcdProto", "Server",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
             ]
@@ -89,6 +91,7 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
+        .testTarget(name: "EtcdCtlTests", dependencies: ["EtcdCtl", "EtcdProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .testTarget(name: "EndToEndTests", dependencies: ["setcd", "setcdctl", "Client", "EtcdProto"]),
     ]
 )

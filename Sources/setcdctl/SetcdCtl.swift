@@ -3,6 +3,7 @@ import Client
 import Foundation
 import GRPCCore
 import Server
+import EtcdCtl
 
 /// The root command: global flags and the command tree, as etcdctl's.
 struct SetcdCtl: AsyncParsableCommand {
@@ -10,7 +11,7 @@ struct SetcdCtl: AsyncParsableCommand {
         commandName: "setcdctl",
         abstract: "A simple command line client for etcd3 and setcd.",
         version: "setcdctl version: \(SetcdCtl.version)\nAPI version: 3.5",
-        subcommands: [VersionCommand.self, SnapshotCommand.self]
+        subcommands: [GetCommand.self, PutCommand.self, DelCommand.self, VersionCommand.self, SnapshotCommand.self]
     )
 
     static let version = "0.1.0"
@@ -38,11 +39,33 @@ struct GlobalOptions: ParsableArguments {
     /// The endpoints as a list.
     var endpointList: [String] { endpoints.split(separator: ",").map { String($0) } }
 
+    /// The `--write-out` format; etcdctl refuses an unknown one.
+    var format: OutputFormat {
+        get throws {
+            guard let format = OutputFormat(rawValue: writeOut) else {
+                throw CtlError(code: ExitCode.badFeature, message: "unsupported output format")
+            }
+            return format
+        }
+    }
+
+    /// The printer for `--write-out` and `--hex` (and `--print-value-only` for get).
+    func printer(valueOnly: Bool = false) throws -> any Printer {
+        let format = try format
+        if format == .simple && valueOnly { return SimplePrinter(hex: hex, valueOnly: true) }
+        return makePrinter(format, hex: hex)
+    }
+
+    /// Calls `body` with a client for the flags' endpoints.
+    func withClient<Result: Sendable>(_ body: (EtcdClient) async throws -> Result) async throws -> Result {
+        try await EtcdClient.withClient(try clientConfiguration(), body)
+    }
+
     /// A client configuration from the flags.
     func clientConfiguration() throws -> EtcdClient.Configuration {
         var configuration = EtcdClient.Configuration(endpoints: endpointList)
         guard let timeout = parseGoDuration(commandTimeout) else {
-            throw CtlError(code: .badArgs, message: "invalid argument \"\(commandTimeout)\" for \"--command-timeout\" flag")
+            throw CtlError(code: ExitCode.badArgs, message: "invalid argument \"\(commandTimeout)\" for \"--command-timeout\" flag")
         }
         configuration.requestTimeout = timeout
         return configuration
@@ -70,20 +93,10 @@ struct GlobalOptions: ParsableArguments {
     }
 }
 
-/// etcdctl's exit codes.
-enum ExitCode: Int32 {
-    case error = 1
-    case badConnection = 2
-    case invalidInput = 3
-    case badFeature = 4
-    case interrupted = 5
-    case io = 6
-    case badArgs = 128
-}
-
-/// A failure printed as etcdctl prints it ("Error: " and the message on stderr) with its exit code.
+/// A failure printed as etcdctl prints it ("Error: " and the message on stderr) with its exit code
+/// (one of `ExitCode`'s).
 struct CtlError: Error {
-    let code: ExitCode
+    let code: Int32
     let message: String
 }
 
@@ -94,10 +107,13 @@ func runReportingErrors(_ body: () async throws -> Void) async -> Never {
         exit(0)
     } catch let error as CtlError {
         FileHandle.standardError.write(Data("Error: \(error.message)\n".utf8))
-        exit(error.code.rawValue)
+        exit(error.code)
+    } catch let error as PrinterError {
+        FileHandle.standardError.write(Data("Error: \(error.description)\n".utf8))
+        exit(error.exitCode)
     } catch {
         FileHandle.standardError.write(Data("Error: \(describe(error))\n".utf8))
-        exit(ExitCode.error.rawValue)
+        exit(ExitCode.error)
     }
 }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Client
+import EtcdCtl
 import Foundation
 import Server
 
@@ -18,10 +19,10 @@ struct SnapshotCommand: AsyncParsableCommand {
 
         func run() async throws {
             await runReportingErrors {
-                guard filename.count == 1 else { throw CtlError(code: .badArgs, message: "snapshot save expects one argument") }
+                guard filename.count == 1 else { throw CtlError(code: ExitCode.badArgs, message: "snapshot save expects one argument") }
                 let endpoints = global.endpointList
                 guard endpoints.count == 1 else {
-                    throw CtlError(code: .badArgs, message: "snapshot must be requested to one selected node, not multiple [\(endpoints.joined(separator: " "))]")
+                    throw CtlError(code: ExitCode.badArgs, message: "snapshot must be requested to one selected node, not multiple [\(endpoints.joined(separator: " "))]")
                 }
                 var configuration = try global.clientConfiguration()
                 configuration.requestTimeout = .seconds(3600)
@@ -56,8 +57,8 @@ struct SnapshotCommand: AsyncParsableCommand {
 
         func run() async throws {
             await runReportingErrors {
-                guard filename.count == 1 else { throw CtlError(code: .badArgs, message: "snapshot restore requires exactly one argument") }
-                if walDir != nil { throw CtlError(code: .badFeature, message: "--wal-dir is not supported: setcd keeps its WAL in the data dir") }
+                guard filename.count == 1 else { throw CtlError(code: ExitCode.badArgs, message: "snapshot restore requires exactly one argument") }
+                if walDir != nil { throw CtlError(code: ExitCode.badFeature, message: "--wal-dir is not supported: setcd keeps its WAL in the data dir") }
                 var options = SnapshotRestore.Options(snapshotPath: filename[0])
                 options.name = name
                 options.dataDir = dataDir
@@ -68,7 +69,7 @@ struct SnapshotCommand: AsyncParsableCommand {
                 do {
                     _ = try SnapshotRestore.restore(options)
                 } catch let error as ConfigError {
-                    throw CtlError(code: .error, message: error.description)
+                    throw CtlError(code: ExitCode.error, message: error.description)
                 }
             }
         }

@@ -7,9 +7,10 @@ struct Entry {
     var text: String
 }
 
-/// A scenario's view of one server: run etcdctl against it, record what it printed.
+/// A scenario's view of one server: run etcdctl (or setcdctl) against it, record what it printed.
 final class Session: @unchecked Sendable {
     let server: ServerProcess
+    /// The client binary the scenario's `ctl` runs: etcdctl, or setcdctl when comparing clients.
     let etcdctlPath: String
     private(set) var entries: [Entry] = []
     /// Per-server check failures, reported on the test's own task when the scenario ends (issues recorded on
@@ -17,9 +18,9 @@ final class Session: @unchecked Sendable {
     private(set) var failures: [(String, SourceLocation)] = []
     var flavor: Flavor { server.flavor }
 
-    init(server: ServerProcess) throws {
+    init(server: ServerProcess, client: String? = nil) throws {
         self.server = server
-        etcdctlPath = try Binaries.etcdctl()
+        etcdctlPath = try client ?? Binaries.etcdctl()
     }
 
     /// etcdctl's own arguments for this server, before the command's.
@@ -30,7 +31,7 @@ final class Session: @unchecked Sendable {
     @discardableResult
     func ctl(_ args: [String], stdin: String? = nil, timeout: Double = 20, label: String? = nil) -> CommandResult {
         let result = ctlUnrecorded(args, stdin: stdin, timeout: timeout)
-        record(label ?? Self.describe(args, stdin: stdin), Self.render(result))
+        record(label ?? Self.describe(args, stdin: stdin), Self.render(result, retryLog: recordsRetryLog))
         return result
     }
 
@@ -113,7 +114,11 @@ final class Session: @unchecked Sendable {
         return label
     }
 
-    static func render(_ result: CommandResult) -> String {
+    /// Whether steps record the gRPC codes etcdctl's retry logger reports (not when comparing clients:
+    /// those log lines are etcdctl's, the verdict line and exit code are what scripts see).
+    var recordsRetryLog = true
+
+    static func render(_ result: CommandResult, retryLog: Bool = true) -> String {
         var lines = ["exit: \(result.exitCode)\(result.timedOut ? " (timed out, stopped by the harness)" : "")"]
         lines.append("stdout:")
         lines.append(result.stdout)
@@ -122,7 +127,7 @@ final class Session: @unchecked Sendable {
             lines.append("stderr:")
             lines.append(stderr)
         }
-        if !codes.isEmpty {
+        if retryLog && !codes.isEmpty {
             lines.append("grpc status:")
             lines.append(contentsOf: codes)
         }
@@ -168,17 +173,37 @@ func differential(
 ) throws {
     let etcd = try ServerProcess(.etcd, extraArguments: options.serverArguments, byEnvironment: options.configureByEnvironment)
     let setcd = try ServerProcess(.setcd, extraArguments: options.serverArguments, byEnvironment: options.configureByEnvironment)
+    try compareRuns(etcd, setcd, clients: (nil, nil), sourceLocation: sourceLocation, body)
+}
+
+/// Runs `body` with etcdctl and with setcdctl, each against its own fresh `flavor` server started the same
+/// way, and records an issue for every step whose normalised output (stdout, error lines, exit code) differs.
+func clientDifferential(
+    _ flavor: Flavor,
+    sourceLocation: SourceLocation = #_sourceLocation,
+    _ body: @Sendable (Session) throws -> Void
+) throws {
+    try compareRuns(try ServerProcess(flavor), try ServerProcess(flavor), clients: (nil, try Binaries.setcdctl()),
+                    sourceLocation: sourceLocation, body)
+}
+
+/// Starts both servers, runs `body` against each at once (the first through `clients.0`, the second through
+/// `clients.1`; nil is etcdctl), and compares the normalised transcripts step by step.
+private func compareRuns(
+    _ first: ServerProcess, _ second: ServerProcess, clients: (String?, String?),
+    sourceLocation: SourceLocation, _ body: @Sendable (Session) throws -> Void
+) throws {
     defer {
         trace("stopping servers")
-        DispatchQueue.concurrentPerform(iterations: 2) { [etcd, setcd] index in
-            (index == 0 ? etcd : setcd).cleanUp()
+        DispatchQueue.concurrentPerform(iterations: 2) { [first, second] index in
+            (index == 0 ? first : second).cleanUp()
         }
         trace("stopped servers")
     }
     // Start both at once: start-up is most of a scenario's time.
     let group = DispatchGroup()
     let errors = ErrorBox()
-    for server in [etcd, setcd] {
+    for server in [first, second] {
         group.enter()
         DispatchQueue.global().async {
             do { try server.start() } catch { errors.append("\(server.flavor): \(error)") }
@@ -192,7 +217,10 @@ func differential(
     }
 
     // Run the scenario against both servers at once (each against its own server, so they cannot interfere).
-    let sessions = [try Session(server: etcd), try Session(server: setcd)]
+    let sessions = [try Session(server: first, client: clients.0), try Session(server: second, client: clients.1)]
+    if clients.1 != nil {
+        for session in sessions { session.recordsRetryLog = false }
+    }
     // concurrentPerform returns when both are done, so `body` need not escape.
     let box = UncheckedBox(sessions)
     DispatchQueue.concurrentPerform(iterations: box.value.count) { index in
@@ -222,9 +250,9 @@ func differential(
         })
     }
     if ProcessInfo.processInfo.environment["E2E_DUMP"] != nil {
-        for (flavor, transcript) in zip(["etcd", "setcd"], transcripts) {
+        for (index, transcript) in transcripts.enumerated() {
             let text = transcript.enumerated().map { "## \($0.offset + 1) \($0.element.label)\n\($0.element.text)" }
-            FileHandle.standardError.write(Data("=== \(flavor) transcript\n\(text.joined(separator: "\n"))\n".utf8))
+            FileHandle.standardError.write(Data("=== transcript \(index + 1)\n\(text.joined(separator: "\n"))\n".utf8))
         }
     }
     compareTranscripts(expected: transcripts[0], actual: transcripts[1], sourceLocation: sourceLocation)

@@ -1,0 +1,47 @@
+import Foundation
+import Testing
+
+extension EndToEnd {
+    /// setcdctl against etcdctl: the same commands, each client against its own fresh server of the same
+    /// kind (real etcd, then setcd), compared step by step (stdout, error line, exit code).
+    @Suite struct Setcdctl {
+        @Test(arguments: [Flavor.etcd, .setcd])
+        func putGetDelMatchEtcdctl(_ flavor: Flavor) throws {
+            try clientDifferential(flavor) { s in
+                s.ctl("put", "a", "1")
+                s.ctl("put", "b", "2", "--prev-kv")
+                s.ctl("put", "b", "3", "--prev-kv", "-w", "json")
+                s.ctl("put", "dir/x", "x")
+                s.ctl("put", "dir/y", "y", "-w", "fields")
+                s.ctl(["put", "--", "dash", "-value"])
+                s.ctl(["put", "fromstdin"], stdin: "piped value")
+                for format in ["simple", "json", "fields", "table"] {
+                    s.ctl("get", "a", "-w", format)
+                    s.ctl("get", "dir/", "--prefix", "-w", format)
+                }
+                s.ctl("get", "a", "--hex")
+                s.ctl("get", "", "--prefix", "--keys-only")
+                s.ctl("get", "", "--from-key", "--limit", "2", "-w", "json")
+                s.ctl("get", "a", "c", "--print-value-only")
+                s.ctl("get", "", "--prefix", "--sort-by", "MODIFY", "--order", "DESCEND")
+                s.ctl("get", "a", "--rev", "2", "--consistency", "s")
+                s.ctl("get", "missing")
+                s.ctl("get", "missing", "-w", "json")
+                s.ctl("del", "a", "--prev-kv")
+                s.ctl("del", "dir/", "--prefix", "-w", "json")
+                s.ctl("del", "nothing")
+                // Bad input: the same message and exit code.
+                s.ctl("get")
+                s.ctl("put")
+                s.ctl("get", "a", "--prefix", "--from-key")
+                s.ctl("get", "a", "--consistency", "x")
+                s.ctl("get", "a", "--sort-by", "nope")
+                s.ctl("get", "a", "-w", "json", "--print-value-only")
+                s.ctl("put", "k", "v", "--lease", "zz")
+                s.ctl("put", "k", "v", "--lease", "123")
+                s.ctl("get", "a", "--rev", "1000")
+                s.ctl("get", "", "--prefix", "-w", "yaml")
+            }
+        }
+    }
+}
