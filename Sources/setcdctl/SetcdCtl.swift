@@ -11,7 +11,10 @@ struct SetcdCtl: AsyncParsableCommand {
         commandName: "setcdctl",
         abstract: "A simple command line client for etcd3 and setcd.",
         version: "setcdctl version: \(SetcdCtl.version)\nAPI version: 3.5",
-        subcommands: [GetCommand.self, PutCommand.self, DelCommand.self, VersionCommand.self, SnapshotCommand.self]
+        subcommands: [
+            GetCommand.self, PutCommand.self, DelCommand.self, CompactionCommand.self, LeaseCommand.self,
+            MemberCommand.self, AlarmCommand.self, VersionCommand.self, SnapshotCommand.self,
+        ]
     )
 
     static let version = "0.1.0"

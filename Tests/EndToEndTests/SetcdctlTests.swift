@@ -43,5 +43,42 @@ extension EndToEnd {
                 s.ctl("get", "", "--prefix", "-w", "yaml")
             }
         }
+
+        @Test(arguments: [Flavor.etcd, .setcd])
+        func leaseMemberAlarmCompactionMatchEtcdctl(_ flavor: Flavor) throws {
+            try clientDifferential(flavor) { s in
+                let lease = grantedLease(s.ctl("lease", "grant", "300"))
+                s.ctl("lease", "grant", "200", "-w", "json")
+                s.ctl("put", "l/1", "a", "--lease=\(lease)")
+                s.ctl("lease", "timetolive", lease)
+                s.ctl("lease", "timetolive", lease, "--keys", "-w", "json")
+                s.ctl("lease", "list")
+                s.ctl("lease", "keep-alive", "--once", lease)
+                s.ctl("lease", "revoke", lease)
+                s.ctl("lease", "timetolive", lease)
+                s.ctl("lease", "keep-alive", "--once", lease)
+                s.ctl("lease", "grant")
+                s.ctl("lease", "grant", "ten")
+                s.ctl("lease", "revoke", "zz")
+                for format in ["simple", "json", "table"] {
+                    s.ctl("member", "list", "-w", format)
+                }
+                s.ctl("member", "remove", "1234abcd")
+                s.ctl("member", "remove", "nothex")
+                s.ctl("member", "update", "1234abcd")
+                s.ctl("member", "add", "x")
+                s.ctl("member", "add", "x", "http://127.0.0.1:1")
+                s.ctl("alarm", "list")
+                s.ctl("alarm", "disarm")
+                s.ctl("alarm", "list", "extra")
+                s.ctl("put", "c", "1")
+                s.ctl("put", "c", "2")
+                s.ctl("compaction", "2")
+                s.ctl("compaction", "2")
+                s.ctl("compaction", "x")
+                s.ctl("compaction")
+                s.ctl("get", "c", "--rev", "1")
+            }
+        }
     }
 }
