@@ -13,7 +13,8 @@ struct SetcdCtl: AsyncParsableCommand {
         version: "setcdctl version: \(SetcdCtl.version)\nAPI version: 3.5",
         subcommands: [
             GetCommand.self, PutCommand.self, DelCommand.self, CompactionCommand.self, LeaseCommand.self,
-            MemberCommand.self, AlarmCommand.self, VersionCommand.self, SnapshotCommand.self,
+            MemberCommand.self, EndpointCommand.self, MoveLeaderCommand.self, AlarmCommand.self, DefragCommand.self,
+            VersionCommand.self, SnapshotCommand.self,
         ]
     )
 

@@ -80,5 +80,26 @@ extension EndToEnd {
                 s.ctl("get", "c", "--rev", "1")
             }
         }
+
+        @Test(arguments: [Flavor.etcd, .setcd])
+        func endpointAndMaintenanceMatchEtcdctl(_ flavor: Flavor) throws {
+            try clientDifferential(flavor) { s in
+                s.ctl("put", "e", "1")
+                for format in ["simple", "json", "table"] {
+                    s.ctl("endpoint", "status", "-w", format)
+                    s.ctl("endpoint", "hashkv", "-w", format)
+                }
+                s.ctl("endpoint", "status", "--cluster")
+                s.ctl("endpoint", "hashkv", "--cluster", "--rev", "2")
+                s.ctl("endpoint", "health")
+                s.ctl("endpoint", "health", "-w", "json")
+                s.ctl("endpoint", "health", "--cluster")
+                s.ctl("defrag")
+                s.ctl("defrag", "--cluster")
+                s.ctl("move-leader", "nothex")
+                s.ctl("move-leader")
+                s.ctl("endpoint", "status", "-w", "fields")
+            }
+        }
     }
 }
