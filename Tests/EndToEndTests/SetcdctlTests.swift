@@ -60,7 +60,9 @@ extension EndToEnd {
                 s.ctl("lease", "grant")
                 s.ctl("lease", "grant", "ten")
                 s.ctl("lease", "revoke", "zz")
-                for format in ["simple", "json", "table"] {
+                // Tables are left out where member ids appear: the two servers' ids differ, and with them the
+                // column widths (the printers' tables are checked byte for byte in EtcdCtlTests).
+                for format in ["simple", "json"] {
                     s.ctl("member", "list", "-w", format)
                 }
                 s.ctl("member", "remove", "1234abcd")
@@ -85,7 +87,7 @@ extension EndToEnd {
         func endpointAndMaintenanceMatchEtcdctl(_ flavor: Flavor) throws {
             try clientDifferential(flavor) { s in
                 s.ctl("put", "e", "1")
-                for format in ["simple", "json", "table"] {
+                for format in ["simple", "json"] {
                     s.ctl("endpoint", "status", "-w", format)
                     s.ctl("endpoint", "hashkv", "-w", format)
                 }
