@@ -72,9 +72,9 @@ struct Normalizer {
         (re(#""Version" : "[^"]*""#), #""Version" : "<VERSION>""#),
         (re(#""hash":\d+"#), #""hash":<HASH>"#),
         (re(#""Hash" : \d+"#), #""Hash" : <HASH>"#),
-        (re(#"^(<CLIENT>), \d+$"#), "$1, <HASH>"),
+        (re(#"^((?:http://)?<CLIENT>), \d+$"#), "$1, <HASH>"),
         // endpoint status (simple): endpoint, id, version, db size, leader, learner, term, index, applied, errors
-        (re(#"^(<CLIENT>), ([^,]+), [^,]+, [^,]+, (true|false), (true|false), \d+, \d+, \d+, "#),
+        (re(#"^((?:http://)?<CLIENT>), ([^,]+), [^,]+, [^,]+, (true|false), (true|false), \d+, \d+, \d+, "#),
          "$1, $2, <VERSION>, <SIZE>, $3, $4, <TERM>, <INDEX>, <INDEX>, "),
         (re(#"took = \S+"#), "took = <TIME>"),
         (re(#""took":"[^"]*""#), #""took":"<TIME>""#),
