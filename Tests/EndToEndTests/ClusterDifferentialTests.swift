@@ -41,6 +41,7 @@ extension EndToEnd {
                 // Other ids (the cluster's, a new member's) differ between runs of either server; etcdctl
                 // pads some with spaces to 16 characters.
                 text = text.replacingOccurrences(of: #" +[0-9a-f]{12,16}\b"#, with: " <id>", options: .regularExpression)
+                text = text.replacingOccurrences(of: #"Member +<"#, with: "Member <", options: .regularExpression)
                 text = text.replacingOccurrences(of: #"\b[0-9a-f]{12,16}\b"#, with: "<id>", options: .regularExpression)
                 // Member rows and initial-cluster items come in id order, which differs with the ids.
                 var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in

@@ -71,13 +71,14 @@ import Testing
         #expect(JSONPrinter().leaseKeepAliveEnded(id: 1) == "")
     }
 
-    /// The remaining TTL may tick between two runs: compare again with a fresh input when it did.
+    /// The remaining TTL may tick between two runs, and etcd lists a lease's keys in no fixed order (Go
+    /// map iteration): compare again with a fresh input when the two runs differ.
     private func expectWithRetry<M>(
         _ etcd: EtcdServer, _ arguments: [String], format: OutputFormat,
         input: (EtcdServer) throws -> M, render: (any Printer, M) throws -> String
     ) throws {
         var last: (expected: String, actual: String) = ("", "")
-        for _ in 0..<3 {
+        for _ in 0..<12 {
             let response = try input(etcd)
             let result = try etcd.etcdctl(["-w", format.rawValue] + arguments)
             if result.exitCode == ExitCode.badFeature {
