@@ -58,9 +58,9 @@ public final class EtcdMutex: Sendable {
     public func lock() async throws -> Etcdserverpb_ResponseHeader {
         let client = session.client
         var txn = Etcdserverpb_TxnRequest()
-        txn.compare = [.createRevision(of: key, equals: 0)]
-        txn.success = [.put(key, "", lease: session.lease), .firstCreated(under: prefix)]
-        txn.failure = [.get(key), .firstCreated(under: prefix)]
+        txn.compare = [.createRevision(of: Array(key.utf8), equals: 0)]
+        txn.success = [.put(Array(key.utf8), value: [], lease: session.lease), .firstCreated(under: prefix)]
+        txn.failure = [.get(Array(key.utf8)), .firstCreated(under: prefix)]
         let response = try await client.txn(txn)
         var myRevision = response.header.revision
         if !response.succeeded, let own = response.responses.first?.responseRange.kvs.first {
@@ -100,9 +100,9 @@ public final class Election: Sendable {
     public func campaign(_ value: String) async throws {
         let client = session.client
         var txn = Etcdserverpb_TxnRequest()
-        txn.compare = [.createRevision(of: key, equals: 0)]
-        txn.success = [.put(key, value, lease: session.lease)]
-        txn.failure = [.get(key)]
+        txn.compare = [.createRevision(of: Array(key.utf8), equals: 0)]
+        txn.success = [.put(Array(key.utf8), value: Array(value.utf8), lease: session.lease)]
+        txn.failure = [.get(Array(key.utf8))]
         let response = try await client.txn(txn)
         var revision = response.header.revision
         if !response.succeeded, let existing = response.responses.first?.responseRange.kvs.first {
@@ -125,8 +125,8 @@ public final class Election: Sendable {
 
     private func proclaim(_ value: String, createRevision: Int64) async throws {
         var txn = Etcdserverpb_TxnRequest()
-        txn.compare = [.createRevision(of: key, equals: createRevision)]
-        txn.success = [.put(key, value, lease: session.lease)]
+        txn.compare = [.createRevision(of: Array(key.utf8), equals: createRevision)]
+        txn.success = [.put(Array(key.utf8), value: Array(value.utf8), lease: session.lease)]
         guard try await session.client.txn(txn).succeeded else { throw ElectionError.notLeader }
     }
 
@@ -166,18 +166,6 @@ func waitDeletes(_ client: EtcdClient, prefix: String, maxCreateRevision: Int64)
     }
 }
 
-extension Etcdserverpb_Compare {
-    /// `create_revision(key) == revision` (0: the key does not exist).
-    static func createRevision(of key: String, equals revision: Int64) -> Self {
-        var compare = Etcdserverpb_Compare()
-        compare.key = Data(key.utf8)
-        compare.target = .create
-        compare.result = .equal
-        compare.createRevision = revision
-        return compare
-    }
-}
-
 extension Etcdserverpb_RangeRequest {
     /// The key with the lowest create revision under `prefix` (clientv3's `WithFirstCreate`).
     static func firstCreated(under prefix: String) -> Self { top(under: prefix, order: .ascend) }
@@ -197,24 +185,7 @@ extension Etcdserverpb_RangeRequest {
 }
 
 extension Etcdserverpb_RequestOp {
-    static func put(_ key: String, _ value: String, lease: Int64) -> Self {
-        var put = Etcdserverpb_PutRequest()
-        put.key = Data(key.utf8)
-        put.value = Data(value.utf8)
-        put.lease = lease
-        var op = Etcdserverpb_RequestOp()
-        op.requestPut = put
-        return op
-    }
-
-    static func get(_ key: String) -> Self {
-        var range = Etcdserverpb_RangeRequest()
-        range.key = Data(key.utf8)
-        var op = Etcdserverpb_RequestOp()
-        op.requestRange = range
-        return op
-    }
-
+    /// A range op for the oldest key under `prefix` (the holder of a lock or an election).
     static func firstCreated(under prefix: String) -> Self {
         var op = Etcdserverpb_RequestOp()
         op.requestRange = .firstCreated(under: prefix)
