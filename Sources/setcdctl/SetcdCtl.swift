@@ -12,7 +12,7 @@ struct SetcdCtl: AsyncParsableCommand {
         abstract: "A simple command line client for etcd3 and setcd.",
         version: "setcdctl version: \(SetcdCtl.version)\nAPI version: 3.5",
         subcommands: [
-            GetCommand.self, PutCommand.self, DelCommand.self, CompactionCommand.self, LeaseCommand.self,
+            GetCommand.self, PutCommand.self, DelCommand.self, WatchCommand.self, CompactionCommand.self, LeaseCommand.self,
             MemberCommand.self, EndpointCommand.self, MoveLeaderCommand.self, AlarmCommand.self, DefragCommand.self,
             VersionCommand.self, SnapshotCommand.self,
         ]

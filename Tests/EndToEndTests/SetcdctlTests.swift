@@ -103,5 +103,25 @@ extension EndToEnd {
                 s.ctl("endpoint", "status", "-w", "fields")
             }
         }
+
+        @Test(arguments: [Flavor.etcd, .setcd])
+        func watchMatchesEtcdctl(_ flavor: Flavor) throws {
+            try clientDifferential(flavor) { s in
+                s.ctl("put", "w/a", "1")
+                s.ctl("put", "w/b", "2")
+                s.ctl("del", "w/a")
+                try s.watch(["w/", "--prefix", "--rev", "2"], events: 3)
+                try s.watch(["w/", "--prefix", "--rev", "2", "--prev-kv", "-w", "json"], events: 3)
+                try s.watch(["w/a", "w/c", "--rev", "3"], events: 1)
+                try s.watch(["w/", "--prefix"], events: 2) {
+                    s.ctlUnrecorded(["put", "w/c", "3"])
+                    s.ctlUnrecorded(["del", "w/b"])
+                }
+                s.ctl("watch")
+                s.ctl("watch", "a", "b", "--prefix")
+                s.ctl("compaction", "4")
+                s.ctl("watch", "w/", "--prefix", "--rev", "2")
+            }
+        }
     }
 }
