@@ -113,7 +113,7 @@ extension EndToEnd {
                 try s.watch(["w/", "--prefix", "--rev", "2"], events: 3)
                 try s.watch(["w/", "--prefix", "--rev", "2", "--prev-kv", "-w", "json"], events: 3)
                 try s.watch(["w/a", "w/c", "--rev", "3"], events: 1)
-                try s.watch(["w/", "--prefix"], events: 2) {
+                try s.watch(["w/", "--prefix"], events: 2, settle: 1.5) {
                     s.ctlUnrecorded(["put", "w/c", "3"])
                     s.ctlUnrecorded(["del", "w/b"])
                 }
