@@ -1,6 +1,7 @@
 import EtcdProto
 import Foundation
 import GRPCCore
+import Synchronization
 
 /// A lease kept alive in the background for as long as the session is open (clientv3/concurrency's
 /// `Session`): locks and elections hold their keys under it, so they vanish with a crashed holder once
@@ -10,6 +11,7 @@ public final class Session: Sendable {
     /// The session's lease.
     public let lease: Int64
     private let keepAlive: Task<Void, Never>
+    private let end: SessionEnd
 
     /// etcd's default session TTL, in seconds.
     public static let defaultTTL: Int64 = 60
@@ -19,7 +21,10 @@ public final class Session: Sendable {
         self.client = client
         let lease = try await client.grantLease(ttl: ttl).id
         self.lease = lease
+        let end = SessionEnd()
+        self.end = end
         keepAlive = Task {
+            defer { end.finish() }
             let interval = Duration.milliseconds(max(ttl * 1000 / 3, 500))
             while !Task.isCancelled {
                 // A failed renewal (a member lost) is retried at the next interval, as clientv3 does.
@@ -29,6 +34,12 @@ public final class Session: Sendable {
         }
     }
 
+    /// Returns once the session has ended: its lease expired (or was revoked) on the server, or the
+    /// session was closed (clientv3's `Session.Done()`); or when the calling task is cancelled.
+    public func waitUntilDone() async {
+        await end.wait()
+    }
+
     /// Stops the keep-alives and revokes the lease, deleting the keys held under it.
     public func close() async throws {
         keepAlive.cancel()
@@ -36,6 +47,46 @@ public final class Session: Sendable {
     }
 
     deinit { keepAlive.cancel() }
+}
+
+/// The end of a session, as an event any number of tasks can wait for.
+private final class SessionEnd: Sendable {
+    private struct State {
+        var finished = false
+        var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        var nextWaiter: UInt64 = 0
+    }
+    private let state = Mutex(State())
+
+    /// Marks the session ended and wakes every waiter.
+    func finish() {
+        let waiters = state.withLock { state in
+            state.finished = true
+            defer { state.waiters = [:] }
+            return state.waiters.values
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Waits until `finish()` or until the calling task is cancelled.
+    func wait() async {
+        let id = state.withLock { state in
+            defer { state.nextWaiter += 1 }
+            return state.nextWaiter
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let resumeNow = state.withLock { state in
+                    if state.finished || Task.isCancelled { return true }
+                    state.waiters[id] = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
+        }
+    }
 }
 
 /// A distributed mutex with clientv3/concurrency's key layout and protocol, so it excludes (and is
@@ -71,8 +122,10 @@ public final class EtcdMutex: Sendable {
         do {
             return try await waitDeletes(client, prefix: prefix, maxCreateRevision: myRevision - 1)
         } catch {
-            // Give up our place in line rather than hold it after failing.
-            _ = try? await client.delete(key)
+            // Give up our place in line rather than hold it after failing; in a task of its own, since
+            // this one may have been cancelled.
+            let key = key
+            await Task.detached { _ = try? await client.delete(key) }.value
             throw error
         }
     }
@@ -89,7 +142,8 @@ public final class EtcdMutex: Sendable {
 public final class Election: Sendable {
     public let session: Session
     private let prefix: String
-    private var key: String { prefix + String(session.lease, radix: 16) }
+    /// This candidate's key (`<name>/<lease in hex>`); the leader key once elected.
+    public var key: String { prefix + String(session.lease, radix: 16) }
 
     public init(session: Session, name: String) {
         self.session = session
@@ -112,7 +166,7 @@ public final class Election: Sendable {
         do {
             _ = try await waitDeletes(client, prefix: prefix, maxCreateRevision: revision - 1)
         } catch {
-            try? await resign()
+            await Task.detached { try? await self.resign() }.value
             throw error
         }
     }
@@ -141,6 +195,75 @@ public final class Election: Sendable {
         request.serializable = false
         return try await session.client.range(request).kvs.first
     }
+}
+
+extension Election {
+    /// The leader as it changes (clientv3's `Observe`): one range response with the leader's key-value
+    /// for the current leader (or the first one to appear), then one for every new value it proclaims and
+    /// for every leader after it. Ends when the task iterating it is cancelled; fails if a read fails.
+    public func observe() -> AsyncThrowingStream<Etcdserverpb_RangeResponse, any Error> {
+        let client = session.client
+        let prefix = prefix
+        return AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    try await observeLeaders(client, prefix: prefix) { continuation.yield($0) }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+}
+
+/// The loop behind `Election.observe`: find the leader (or wait for the first candidate's put), report
+/// it, report its proclamations until its key is deleted, and start over.
+private func observeLeaders(
+    _ client: EtcdClient, prefix: String, report: (Etcdserverpb_RangeResponse) -> Void
+) async throws {
+    while !Task.isCancelled {
+        let current = try await client.range(.firstCreated(under: prefix))
+        var leader: Etcdserverpb_RangeResponse
+        if current.kvs.isEmpty {
+            guard let first = try await firstPut(client, prefix: prefix, from: current.header.revision) else { return }
+            leader = first
+        } else {
+            leader = current
+            leader.kvs = [current.kvs[0]]
+            leader.count = 1
+            leader.more = false
+        }
+        report(leader)
+        let key = Array(leader.kvs[0].key)
+        let watch = WatchOptions(key: key, startRevision: leader.header.revision + 1)
+        changes: for try await change in client.watch(watch) {
+            for event in change.events {
+                if event.type == .delete { break changes }
+                var proclaimed = Etcdserverpb_RangeResponse()
+                proclaimed.header = change.header
+                proclaimed.kvs = [event.kv]
+                proclaimed.count = 1
+                report(proclaimed)
+            }
+        }
+    }
+}
+
+/// The first put under `prefix` at or after `revision`, as a one-key range response whose header
+/// revision is the put's.
+private func firstPut(_ client: EtcdClient, prefix: String, from revision: Int64) async throws -> Etcdserverpb_RangeResponse? {
+    for try await change in client.watch(.prefix(prefix, startRevision: revision)) {
+        guard let put = change.events.first(where: { $0.type == .put }) else { continue }
+        var response = Etcdserverpb_RangeResponse()
+        response.header = change.header
+        response.header.revision = put.kv.modRevision
+        response.kvs = [put.kv]
+        response.count = 1
+        return response
+    }
+    return nil
 }
 
 /// Election failures (clientv3/concurrency's errors).

@@ -14,7 +14,7 @@ struct SetcdCtl: AsyncParsableCommand {
         subcommands: [
             GetCommand.self, PutCommand.self, DelCommand.self, WatchCommand.self, CompactionCommand.self, LeaseCommand.self,
             MemberCommand.self, EndpointCommand.self, MoveLeaderCommand.self, AlarmCommand.self, DefragCommand.self,
-            VersionCommand.self, SnapshotCommand.self,
+            VersionCommand.self, SnapshotCommand.self, LockCommand.self, ElectCommand.self,
         ]
     )
 

@@ -123,5 +123,50 @@ extension EndToEnd {
                 s.ctl("watch", "w/", "--prefix", "--rev", "2")
             }
         }
+
+        @Test(arguments: [Flavor.etcd, .setcd])
+        func lockAndElectMatchEtcdctl(_ flavor: Flavor) throws {
+            try clientDifferential(flavor) { s in
+                /// A background command's output with its lease ids (random per run) replaced.
+                func finished(_ child: Subprocess, _ label: String) {
+                    let text = Session.render(child.stop()).replacingOccurrences(
+                        of: #"/[0-9a-f]{1,16}\b"#, with: "/<lease>", options: .regularExpression)
+                    s.record(label, text)
+                }
+                s.ctl("lock")
+                s.ctl("lock", "L", "--", "sh", "-c", "echo held ${ETCD_LOCK_KEY%%/*} rev=$ETCD_LOCK_REV")
+                s.ctl("lock", "L", "--", "sh", "-c", "exit 3")
+                s.ctl("lock", "L", "--", "no-such-command-anywhere")
+                s.ctl("get", "L", "--prefix", "--keys-only")
+                // A holder excludes a second locker until it is interrupted.
+                let holder = try s.background(["lock", "L"])
+                s.record("holder printed its key", "\(holder.waitForStdout(seconds: 10) { $0.hasPrefix("L/") })")
+                let waiter = try s.background(["lock", "L", "--", "echo", "second holder ran"])
+                s.record("second locker still waiting after 1 s", "\(!waiter.waitForStdout(seconds: 1) { $0.contains("ran") })")
+                holder.signal(SIGINT)
+                s.record("second locker ran once the holder was interrupted", "\(waiter.waitForStdout(seconds: 10) { $0.contains("ran") })")
+                finished(holder, "lock L (interrupted holder)")
+                finished(waiter, "lock L -- echo (waiter)")
+                s.ctl("get", "L", "--prefix", "--keys-only")
+
+                s.ctl("elect")
+                s.ctl("elect", "E")
+                s.ctl("elect", "-l", "E", "proposal")
+                let observer = try s.background(["elect", "-l", "E"])
+                Thread.sleep(forTimeInterval: 0.5)
+                let first = try s.background(["elect", "E", "one"])
+                s.record("first candidate elected", "\(first.waitForStdout(seconds: 10) { $0.contains("one") })")
+                let second = try s.background(["elect", "E", "two"])
+                s.record("second candidate not elected after 1 s", "\(!second.waitForStdout(seconds: 1) { $0.contains("two") })")
+                first.signal(SIGINT)
+                s.record("second candidate elected after the first resigned", "\(second.waitForStdout(seconds: 10) { $0.contains("two") })")
+                s.record("observer saw both leaders", "\(observer.waitForStdout(seconds: 10) { $0.contains("two") })")
+                second.signal(SIGINT)
+                observer.signal(SIGINT)
+                finished(first, "elect E one")
+                finished(second, "elect E two")
+                finished(observer, "elect -l E")
+            }
+        }
     }
 }
