@@ -295,6 +295,28 @@ public final class MVCCStore: Sendable {
         }
     }
 
+    /// What `snapshot status` reports of a store file: a hash of every database's name and entries (all
+    /// of the file's content, unlike `hashKV`), the number of entries in all databases, and the current
+    /// revision.
+    public func contentStatus() throws -> (hash: UInt32, revision: Int64, totalKey: Int) {
+        try read { reader in
+            var crc = CRC32()
+            var total = 0
+            for (name, _, database) in schema.all {
+                crc.update(Array(name.utf8))
+                let cursor = try reader.txn.cursor(database)
+                var entry = try cursor.first()
+                while let e = entry {
+                    crc.update(e.key)
+                    crc.update(e.value)
+                    total += 1
+                    entry = try cursor.next()
+                }
+            }
+            return (crc.value, try reader.currentRevision(), total)
+        }
+    }
+
     /// Bytes of the LMDB file in use, and bytes of the map (etcd's dbSizeInUse and dbSize).
     ///
     /// "In use" counts the pages of the store's trees, so it shrinks after compaction although the

@@ -4,11 +4,11 @@ import EtcdCtl
 import Foundation
 import Server
 
-/// `snapshot save|restore`, as etcdctl 3.4's.
+/// `snapshot save|restore|status`, as etcdctl 3.4's.
 struct SnapshotCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "snapshot", abstract: "Manages etcd node snapshots",
-        subcommands: [Save.self, Restore.self])
+        subcommands: [Save.self, Restore.self, Status.self])
 
     /// `snapshot save <filename>`: streams a member's store to a file.
     struct Save: AsyncParsableCommand {
@@ -30,6 +30,28 @@ struct SnapshotCommand: AsyncParsableCommand {
                     try await client.saveSnapshot(to: filename[0])
                 }
                 print("Snapshot saved at \(filename[0])")
+            }
+        }
+    }
+
+    /// `snapshot status <filename>`: a snapshot file's hash, revision, total keys and size.
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Gets backend snapshot status of a given file")
+
+        @OptionGroup var global: GlobalOptions
+        @Argument var filename: [String] = []
+
+        func run() async throws {
+            await runReportingErrors {
+                guard filename.count == 1 else { throw CtlError(code: ExitCode.badArgs, message: "snapshot status requires exactly one argument") }
+                let printer = try global.printer()
+                do {
+                    let status = try SnapshotRestore.status(of: filename[0])
+                    try emit(printer.snapshotStatus(SnapshotStatus(
+                        hash: status.hash, revision: status.revision, totalKey: status.totalKey, totalSize: status.totalSize)))
+                } catch let error as ConfigError {
+                    throw CtlError(code: ExitCode.error, message: error.description)
+                }
             }
         }
     }

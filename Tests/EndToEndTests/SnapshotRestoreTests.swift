@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 extension EndToEnd {
-    /// `setcdctl snapshot save` and `restore`, as etcdctl's.
+    /// `setcdctl snapshot save`, `status` and `restore`, as etcdctl's.
     @Suite struct SnapshotRestore {
         /// A snapshot of a loaded setcd, restored with setcdctl into the data dirs of a new 3-member
         /// cluster (etcd's restore flags), comes up with every key on every member and agreeing hashes;
@@ -27,6 +27,29 @@ extension EndToEnd {
             let expected = try Subprocess.run(ctl, ["--endpoints=\(source.clientAddress)", "get", "k/", "--prefix"], environment: environment, timeout: 20).stdout
             #expect(expected.split(separator: "\n").count == 998)
 
+            // `snapshot status`: the source's revision; 500 puts and a delete at least in its history;
+            // the hash changes with the content; a damaged or missing file is refused.
+            func status(_ path: String, _ format: String = "json") throws -> CommandResult {
+                try Subprocess.run(setcdctl, ["snapshot", "status", path, "-w", format], timeout: 30)
+            }
+            let revision = try Subprocess.run(ctl, ["--endpoints=\(source.clientAddress)", "get", "k/0", "-w", "json"], environment: environment, timeout: 10)
+                .stdout.firstMatch(of: /"revision":(\d+)/).map { String($0.1) }
+            let saved = try status(snapshot)
+            #expect(saved.exitCode == 0 && saved.stdout.contains("\"revision\":\(revision ?? "?"),"), "status: \(saved.stdout) \(saved.stderr), revision \(String(describing: revision))")
+            let keys = saved.stdout.firstMatch(of: /"totalKey":(\d+)/).flatMap { Int($0.1) } ?? 0
+            #expect(keys >= 1001, "status counts every entry of the store: \(saved.stdout)")
+            let size = try FileManager.default.attributesOfItem(atPath: snapshot)[.size] as? Int ?? 0
+            #expect(saved.stdout.contains("\"totalSize\":\(size - 32)}"), "status size is the store's (file minus its hash): \(saved.stdout), file \(size)")
+            #expect(try status(snapshot, "table").stdout.contains("| TOTAL KEYS |"))
+            _ = try Subprocess.run(ctl, ["--endpoints=\(source.clientAddress)", "put", "one", "more"], environment: environment, timeout: 10)
+            let later = source.root + "/later.db"
+            _ = try Subprocess.run(setcdctl, ["--endpoints=\(source.clientAddress)", "snapshot", "save", later], timeout: 30)
+            let hash = { (text: String) in text.firstMatch(of: /"hash":(\d+)/).map { String($0.1) } }
+            let laterHash = hash(try status(later).stdout)
+            #expect(laterHash != nil && laterHash != hash(saved.stdout), "hash after one more put: \(String(describing: laterHash))")
+            let missing = try status(source.root + "/missing.db")
+            #expect(missing.exitCode == 1 && missing.stderr == "Error: stat \(source.root)/missing.db: no such file or directory\n", "\(missing.stderr)")
+
             let cluster = try ClusterProcess(.setcd, size: 3)
             defer { cluster.cleanUp() }
             let initialCluster = cluster.members.map { "\($0.name)=\($0.peerURL)" }.joined(separator: ",")
@@ -45,6 +68,8 @@ extension EndToEnd {
             try damaged.write(to: URL(fileURLWithPath: source.root + "/damaged.db"))
             let bad = try Subprocess.run(setcdctl, ["snapshot", "restore", source.root + "/damaged.db", "--data-dir", source.root + "/bad"], timeout: 30)
             #expect(bad.exitCode == 1 && bad.stderr.hasPrefix("Error: expected sha256"), "restore of a damaged snapshot: \(bad.stderr)")
+            let badStatus = try status(source.root + "/damaged.db")
+            #expect(badStatus.exitCode == 1 && badStatus.stderr.hasPrefix("Error: expected sha256"), "status of a damaged snapshot: \(badStatus.stderr)")
 
             try cluster.start()
             for member in cluster.members {

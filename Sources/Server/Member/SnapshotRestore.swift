@@ -76,6 +76,40 @@ public enum SnapshotRestore {
         return Outcome(memberID: local.id, clusterID: clusterID, dataDir: dataDir)
     }
 
+    /// What `snapshot status` prints of a snapshot file (etcdctl's DBStatus).
+    public struct Status: Sendable, Equatable {
+        /// A CRC-32 of the store's whole content.
+        public var hash: UInt32
+        /// The store's current revision.
+        public var revision: Int64
+        /// Entries in all of the store's databases (history, index, leases, ...), as etcd counts keys in
+        /// all of its buckets.
+        public var totalKey: Int
+        /// Bytes of the store file.
+        public var totalSize: Int64
+    }
+
+    /// Reads a snapshot file's status; throws `ConfigError` for a missing or damaged file.
+    public static func status(of path: String) throws -> Status {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw ConfigError("stat \(path): no such file or directory")
+        }
+        // A file copied from a data dir has no hash to check; a saved snapshot's hash must match.
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        let store = try storeBytes(of: path, skipHashCheck: size % 512 != 32)
+        // Opened from a private copy: LMDB needs a writable file, and the snapshot must stay untouched.
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("setcdctl-status-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        try Data(store).write(to: URL(fileURLWithPath: scratch + "/kv.mdb"))
+        do {
+            let content = try MVCCStore(path: scratch + "/kv.mdb").contentStatus()
+            return Status(hash: content.hash, revision: content.revision, totalKey: content.totalKey, totalSize: Int64(store.count))
+        } catch {
+            throw ConfigError("invalid snapshot file \(path): \(error)")
+        }
+    }
+
     /// The store file inside a snapshot file: a snapshot saved from a server ends with the SHA-256 of
     /// what precedes it, checked unless `skipHashCheck` (for a copy of a data dir's store file).
     static func storeBytes(of path: String, skipHashCheck: Bool) throws -> [UInt8] {
