@@ -17,32 +17,38 @@ struct PutCommand: AsyncParsableCommand {
 
     func run() async throws {
         await runReportingErrors {
-            guard let key = args.first else {
-                throw CtlError(code: ExitCode.badArgs, message: "put command needs 1 argument and input from stdin or 2 arguments")
-            }
-            if ignoreValue && args.count > 1 {
-                throw CtlError(code: ExitCode.badArgs, message: "put command needs only 1 argument when 'ignore-value' is set")
-            }
-            var value = ""
-            if !ignoreValue {
-                guard let given = args.count > 1 ? args[1] : readStdin() else {
-                    throw CtlError(code: ExitCode.badArgs, message: "put command needs 1 argument and input from stdin or 2 arguments")
-                }
-                value = given
-            }
-            guard let id = Int64(lease, radix: 16) else {
-                throw CtlError(code: ExitCode.badArgs, message: "bad lease ID (strconv.ParseInt: parsing \(goQuote(lease)): invalid syntax), expecting ID in Hex")
-            }
-            var request = Etcdserverpb_PutRequest()
-            request.key = Data(key.utf8)
-            request.value = Data(value.utf8)
-            request.lease = id
-            request.prevKv = prevKV
-            request.ignoreValue = ignoreValue
-            request.ignoreLease = ignoreLease
+            let request = try request(valueFromStdin: readStdin)
             let response = try await global.withClient { try await $0.put(request) }
             try emit(global.printer().put(response))
         }
+    }
+
+    /// The request the arguments describe; `valueFromStdin` supplies a value not given as an argument.
+    func request(valueFromStdin: () -> String?) throws -> Etcdserverpb_PutRequest {
+        guard let key = args.first else {
+            throw CtlError(code: ExitCode.badArgs, message: "put command needs 1 argument and input from stdin or 2 arguments")
+        }
+        if ignoreValue && args.count > 1 {
+            throw CtlError(code: ExitCode.badArgs, message: "put command needs only 1 argument when 'ignore-value' is set")
+        }
+        var value = ""
+        if !ignoreValue {
+            guard let given = args.count > 1 ? args[1] : valueFromStdin() else {
+                throw CtlError(code: ExitCode.badArgs, message: "put command needs 1 argument and input from stdin or 2 arguments")
+            }
+            value = given
+        }
+        guard let id = Int64(lease, radix: 16) else {
+            throw CtlError(code: ExitCode.badArgs, message: "bad lease ID (strconv.ParseInt: parsing \(goQuote(lease)): invalid syntax), expecting ID in Hex")
+        }
+        var request = Etcdserverpb_PutRequest()
+        request.key = Data(key.utf8)
+        request.value = Data(value.utf8)
+        request.lease = id
+        request.prevKv = prevKV
+        request.ignoreValue = ignoreValue
+        request.ignoreLease = ignoreLease
+        return request
     }
 }
 
@@ -64,40 +70,46 @@ struct GetCommand: AsyncParsableCommand {
 
     func run() async throws {
         await runReportingErrors {
-            let range = try KeyRange(args, prefix: prefix, fromKey: fromKey, command: "get")
-            var request = Etcdserverpb_RangeRequest()
-            request.key = range.key
-            request.rangeEnd = range.rangeEnd
-            switch consistency {
-            case "s": request.serializable = true
-            case "l": break
-            default: throw CtlError(code: ExitCode.badFeature, message: "unknown consistency flag \(goQuote(consistency))")
-            }
-            request.limit = limit
-            if rev > 0 { request.revision = rev }
-            switch order.uppercased() {
-            case "ASCEND": request.sortOrder = .ascend
-            case "DESCEND": request.sortOrder = .descend
-            case "": break
-            default: throw CtlError(code: ExitCode.badFeature, message: "bad sort order \(order)")
-            }
-            switch sortBy.uppercased() {
-            case "CREATE": request.sortTarget = .create
-            case "KEY", "": request.sortTarget = .key
-            case "MODIFY": request.sortTarget = .mod
-            case "VALUE": request.sortTarget = .value
-            case "VERSION": request.sortTarget = .version
-            default: throw CtlError(code: ExitCode.badFeature, message: "bad sort target \(sortBy)")
-            }
-            // clientv3 drops an ascending sort by key: the server returns keys in that order anyway.
-            if request.sortTarget == .key && request.sortOrder == .ascend { request.sortOrder = .none }
-            request.keysOnly = keysOnly
+            let request = try request()
             if printValueOnly, try global.format != .simple {
                 throw CtlError(code: ExitCode.badArgs, message: "print-value-only is only for `--write-out=simple`")
             }
             let response = try await global.withClient { try await $0.range(request) }
             try emit(global.printer(valueOnly: printValueOnly).get(response))
         }
+    }
+
+    /// The request the arguments describe.
+    func request() throws -> Etcdserverpb_RangeRequest {
+        let range = try KeyRange(args, prefix: prefix, fromKey: fromKey, command: "get")
+        var request = Etcdserverpb_RangeRequest()
+        request.key = range.key
+        request.rangeEnd = range.rangeEnd
+        switch consistency {
+        case "s": request.serializable = true
+        case "l": break
+        default: throw CtlError(code: ExitCode.badFeature, message: "unknown consistency flag \(goQuote(consistency))")
+        }
+        request.limit = limit
+        if rev > 0 { request.revision = rev }
+        switch order.uppercased() {
+        case "ASCEND": request.sortOrder = .ascend
+        case "DESCEND": request.sortOrder = .descend
+        case "": break
+        default: throw CtlError(code: ExitCode.badFeature, message: "bad sort order \(order)")
+        }
+        switch sortBy.uppercased() {
+        case "CREATE": request.sortTarget = .create
+        case "KEY", "": request.sortTarget = .key
+        case "MODIFY": request.sortTarget = .mod
+        case "VALUE": request.sortTarget = .value
+        case "VERSION": request.sortTarget = .version
+        default: throw CtlError(code: ExitCode.badFeature, message: "bad sort target \(sortBy)")
+        }
+        // clientv3 drops an ascending sort by key: the server returns keys in that order anyway.
+        if request.sortTarget == .key && request.sortOrder == .ascend { request.sortOrder = .none }
+        request.keysOnly = keysOnly
+        return request
     }
 }
 
@@ -113,14 +125,20 @@ struct DelCommand: AsyncParsableCommand {
 
     func run() async throws {
         await runReportingErrors {
-            let range = try KeyRange(args, prefix: prefix, fromKey: fromKey, command: "del")
-            var request = Etcdserverpb_DeleteRangeRequest()
-            request.key = range.key
-            request.rangeEnd = range.rangeEnd
-            request.prevKv = prevKV
+            let request = try request()
             let response = try await global.withClient { try await $0.delete(request) }
             try emit(global.printer().delete(response))
         }
+    }
+
+    /// The request the arguments describe.
+    func request() throws -> Etcdserverpb_DeleteRangeRequest {
+        let range = try KeyRange(args, prefix: prefix, fromKey: fromKey, command: "del")
+        var request = Etcdserverpb_DeleteRangeRequest()
+        request.key = range.key
+        request.rangeEnd = range.rangeEnd
+        request.prevKv = prevKV
+        return request
     }
 }
 

@@ -15,6 +15,7 @@ struct SetcdCtl: AsyncParsableCommand {
             GetCommand.self, PutCommand.self, DelCommand.self, WatchCommand.self, CompactionCommand.self, LeaseCommand.self,
             MemberCommand.self, EndpointCommand.self, MoveLeaderCommand.self, AlarmCommand.self, DefragCommand.self,
             VersionCommand.self, SnapshotCommand.self, LockCommand.self, ElectCommand.self,
+            TxnCommand.self,
         ]
     )
 
@@ -74,6 +75,9 @@ struct GlobalOptions: ParsableArguments {
         configuration.requestTimeout = timeout
         return configuration
     }
+
+    /// The global flags' spellings on a command line.
+    static let flagNames = ["--endpoints", "--dial-timeout", "--command-timeout", "-w", "--write-out", "--hex"]
 
     /// The global flags etcdctl reads from the environment.
     static let environmentFlags = ["endpoints", "dial-timeout", "command-timeout", "write-out", "hex"]

@@ -125,6 +125,66 @@ extension EndToEnd {
         }
 
         @Test(arguments: [Flavor.etcd, .setcd])
+        func txnMatchesEtcdctl(_ flavor: Flavor) throws {
+            try clientDifferential(flavor) { s in
+                let inputs = [
+                    "\nput a 1\n\n\n",
+                    "\nput a 2\nget a\n\n\n",
+                    "mod(\"a\") > \"0\"\n\nput a 3\n\nput a 4\n\n",
+                    "val(\"a\") = \"3\"\n\nput b x --prev-kv\ndel a --prev-kv\n\nget a\n\n",
+                    "version(\"nokey\") = \"0\"\n\nput \"quoted key\" \"v\\tx\"\n\n\n",
+                    "create(\"b\") < \"100\"\n\nget \"\" --prefix --keys-only\n\n\n",
+                    "mod(\"b\")  >  \"0\"\nval(`b`) = `x`\n\nget b --print-value-only\n\n\n",
+                    "val(\"a\\x41\") != \"\\u00e9\"\n\nput \"k\\n\" v\n\n\n",
+                    " \n \nput c   d  \n \n \n",
+                    // Malformed input: etcdctl's message and exit code.
+                    "ver(\"a\") = \"zz\"\n\n\n\n",
+                    "value(\"a\" = \"1\"\n\n\n\n",
+                    "foo(\"a\") = \"1\"\n\n\n\n",
+                    "noparen\n\n\n\n",
+                    "m(\"a\") >\n\n\n\n",
+                    "c(\"a\")>\"1\"\n\n\n\n",
+                    "val(\"a) = \"1\"\n\n\n\n",
+                    "\nput onlykey\n\n\n",
+                    "\nfrob a b\n\n\n",
+                    "\nget a --prefix --from-key\n\n\n",
+                    "\nget\n\n\n",
+                    "\nput k v --lease=zz\n\n\n",
+                    "\nput a b",
+                    "\nput a b\n",
+                ]
+                for input in inputs { s.ctl(["txn"], stdin: input) }
+                s.ctl(["txn", "-w", "json"], stdin: "\nget a\nput j 1\n\n\n")
+                s.ctl(["txn", "-i"], stdin: "val(\"j\") = \"1\"\n\ndel j\n\n\n")
+                s.ctl(["txn", "extra"])
+                s.ctl("get", "", "--prefix", "-w", "json")
+            }
+        }
+
+        /// Where etcdctl's txn crashes or mangles input, setcdctl does what the input says.
+        @Test func txnInputEtcdctlMishandles() throws {
+            let server = try ServerProcess(.setcd)
+            defer { server.cleanUp() }
+            try server.start()
+            let session = try Session(server: server, client: try Binaries.setcdctl())
+            let unknownOperator = session.ctl(["txn"], stdin: "m(\"a\") ~ \"1\"\n\n\n\n")
+            #expect(unknownOperator.exitCode == 3 && unknownOperator.stderr == "Error: malformed comparison: m(\"a\") ~ \"1\" (unknown operator ~; use =, !=, < or >)\n")
+            // A single-quoted word is taken whole (etcdctl 3.4 cuts it short by the number of words).
+            session.ctl(["txn"], stdin: "\nput 'a key' 'a value'\n\n\n")
+            #expect(session.ctl("get", "a key", "--print-value-only").stdout == "a value\n")
+            // A lease compare (etcdctl 3.4 panics on one).
+            let lease = grantedLease(session.ctl("lease", "grant", "100"))
+            session.ctl("put", "leased", "v", "--lease=\(lease)")
+            let id = Int64(lease, radix: 16) ?? -1
+            #expect(session.ctl(["txn"], stdin: "lease(\"leased\") = \"\(id)\"\n\n\n\n").stdout == "SUCCESS\n")
+            #expect(session.ctl(["txn"], stdin: "lease(\"leased\") = \"\(id + 1)\"\n\n\n\n").stdout == "FAILURE\n")
+            let unknownFlag = session.ctl(["txn"], stdin: "\nput a b --nosuch\n\n\n")
+            #expect(unknownFlag.exitCode == 3 && unknownFlag.stderr == "Error: invalid txn request: put a b --nosuch\n")
+            let globalFlag = session.ctl(["txn"], stdin: "\nget a -w json\n\n\n")
+            #expect(globalFlag.exitCode == 3 && globalFlag.stderr == "Error: invalid txn request: get a -w json\n")
+        }
+
+        @Test(arguments: [Flavor.etcd, .setcd])
         func lockAndElectMatchEtcdctl(_ flavor: Flavor) throws {
             try clientDifferential(flavor) { s in
                 /// A background command's output with its lease ids (random per run) replaced.
