@@ -2,6 +2,7 @@ import EtcdProto
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import Synchronization
 
 /// An async client for the etcd v3 API, for setcd and etcd alike.
 ///
@@ -27,14 +28,31 @@ public final class EtcdClient: Sendable {
         /// Requests fail with "etcdserver: no leader" rather than wait while the member has none
         /// (etcd's `WithRequireLeader`).
         public var requireLeader = false
+        /// A user name and password: the client authenticates when it starts and sends the token with
+        /// every call, authenticating again when the server says the token is no longer valid. Ignored
+        /// by a server whose authentication is disabled (as by clientv3).
+        public var credentials: Credentials?
 
         public init(endpoints: [String]) {
             self.endpoints = endpoints
         }
     }
 
+    /// A user's name and password.
+    public struct Credentials: Sendable {
+        public var user: String
+        public var password: String
+
+        public init(user: String, password: String) {
+            self.user = user
+            self.password = password
+        }
+    }
+
     let grpc: GRPCClient<HTTP2ClientTransport.Posix>
     let configuration: Configuration
+    /// The auth token sent with every call (nil: none).
+    let token = Mutex<String?>(nil)
 
     /// Calls `body` with a client connected to `configuration.endpoints`, then closes it.
     public static func withClient<Result: Sendable>(
@@ -51,7 +69,9 @@ public final class EtcdClient: Sendable {
             target: .ipv4(pairs: pairs), transportSecurity: .plaintext, config: config,
             serviceConfig: Self.serviceConfig(requestTimeout: configuration.requestTimeout))
         return try await withGRPCClient(transport: transport) { grpc in
-            try await body(EtcdClient(grpc: grpc, configuration: configuration))
+            let client = EtcdClient(grpc: grpc, configuration: configuration)
+            try await client.refreshToken(initial: true)
+            return try await body(client)
         }
     }
 
@@ -98,9 +118,44 @@ public final class EtcdClient: Sendable {
         return options
     }
 
-    /// etcd's `hasleader` metadata when `requireLeader` is set.
+    /// etcd's `hasleader` metadata when `requireLeader` is set, and the auth token if there is one.
     var metadata: Metadata {
-        configuration.requireLeader ? ["hasleader": "true"] : [:]
+        var metadata: Metadata = configuration.requireLeader ? ["hasleader": "true"] : [:]
+        if let token = token.withLock({ $0 }) { metadata.addString(token, forKey: "token") }
+        return metadata
+    }
+
+    /// Runs a call with the current metadata; if the server no longer accepts the token (expired, or
+    /// issued before a change to users and roles), authenticates again and retries once, as clientv3.
+    func authenticated<Response>(_ call: (Metadata) async throws -> Response) async throws -> Response {
+        do {
+            return try await call(metadata)
+        } catch let error as RPCError where configuration.credentials != nil && Self.isStaleToken(error) {
+            try await refreshToken(initial: false)
+            return try await call(metadata)
+        }
+    }
+
+    /// Whether `error` asks for a new token.
+    static func isStaleToken(_ error: RPCError) -> Bool {
+        error.message == "etcdserver: invalid auth token" || error.message == "etcdserver: revision of auth store is old"
+            || error.message == "etcdserver: user name is empty"
+    }
+
+    /// Authenticates with the configured credentials (if any) and keeps the token. At the start
+    /// (`initial`), a server with authentication disabled leaves the client without one; later, that
+    /// answer is the call's error (as clientv3's).
+    func refreshToken(initial: Bool) async throws {
+        guard let credentials = configuration.credentials, !credentials.user.isEmpty, !credentials.password.isEmpty else { return }
+        var request = Etcdserverpb_AuthenticateRequest()
+        request.name = credentials.user
+        request.password = credentials.password
+        do {
+            let response = try await auth.authenticate(request, options: options)
+            token.withLock { $0 = response.token }
+        } catch let error as RPCError where initial && error.message == "etcdserver: authentication is not enabled" {
+            token.withLock { $0 = nil }
+        }
     }
 
     var kv: Etcdserverpb_KV.Client<HTTP2ClientTransport.Posix> { .init(wrapping: grpc) }
@@ -108,6 +163,7 @@ public final class EtcdClient: Sendable {
     var cluster: Etcdserverpb_Cluster.Client<HTTP2ClientTransport.Posix> { .init(wrapping: grpc) }
     var maintenance: Etcdserverpb_Maintenance.Client<HTTP2ClientTransport.Posix> { .init(wrapping: grpc) }
     var watcher: Etcdserverpb_Watch.Client<HTTP2ClientTransport.Posix> { .init(wrapping: grpc) }
+    var auth: Etcdserverpb_Auth.Client<HTTP2ClientTransport.Posix> { .init(wrapping: grpc) }
 }
 
 /// Errors of the client itself (the server's errors arrive as `RPCError` with etcd's text).

@@ -6,7 +6,7 @@ import GRPCCore
 extension EtcdClient {
     /// A Range request: `key` alone, or `key` up to `rangeEnd` (see `prefixEnd(of:)`).
     public func range(_ request: Etcdserverpb_RangeRequest) async throws -> Etcdserverpb_RangeResponse {
-        try await kv.range(request, metadata: metadata, options: options)
+        try await authenticated { try await kv.range(request, metadata: $0, options: options) }
     }
 
     /// The value of `key` (linearizable unless `serializable`).
@@ -27,7 +27,7 @@ extension EtcdClient {
     }
 
     public func put(_ request: Etcdserverpb_PutRequest) async throws -> Etcdserverpb_PutResponse {
-        try await kv.put(request, metadata: metadata, options: options)
+        try await authenticated { try await kv.put(request, metadata: $0, options: options) }
     }
 
     /// Puts `value` at `key`, attached to `lease` if not 0.
@@ -41,7 +41,7 @@ extension EtcdClient {
     }
 
     public func delete(_ request: Etcdserverpb_DeleteRangeRequest) async throws -> Etcdserverpb_DeleteRangeResponse {
-        try await kv.deleteRange(request, metadata: metadata, options: options)
+        try await authenticated { try await kv.deleteRange(request, metadata: $0, options: options) }
     }
 
     /// Deletes `key`.
@@ -54,7 +54,7 @@ extension EtcdClient {
 
     /// A transaction; see `Txn` for a builder.
     public func txn(_ request: Etcdserverpb_TxnRequest) async throws -> Etcdserverpb_TxnResponse {
-        try await kv.txn(request, metadata: metadata, options: options)
+        try await authenticated { try await kv.txn(request, metadata: $0, options: options) }
     }
 
     /// Compacts history before `revision`; with `physical`, returns once it is done.
@@ -62,7 +62,7 @@ extension EtcdClient {
         var request = Etcdserverpb_CompactionRequest()
         request.revision = revision
         request.physical = physical
-        return try await kv.compact(request, metadata: metadata, options: options)
+        return try await authenticated { try await kv.compact(request, metadata: $0, options: options) }
     }
 
     /// The end of the range of keys that start with `prefix` (etcd's `GetPrefixRangeEnd`).
@@ -76,14 +76,14 @@ extension EtcdClient {
         var request = Etcdserverpb_LeaseGrantRequest()
         request.ttl = ttl
         request.id = id
-        return try await leases.leaseGrant(request, metadata: metadata, options: options)
+        return try await authenticated { try await leases.leaseGrant(request, metadata: $0, options: options) }
     }
 
     /// Revokes a lease, deleting its keys.
     public func revokeLease(_ id: Int64) async throws -> Etcdserverpb_LeaseRevokeResponse {
         var request = Etcdserverpb_LeaseRevokeRequest()
         request.id = id
-        return try await leases.leaseRevoke(request, metadata: metadata, options: options)
+        return try await authenticated { try await leases.leaseRevoke(request, metadata: $0, options: options) }
     }
 
     /// A lease's granted and remaining TTL (and its keys).
@@ -91,12 +91,12 @@ extension EtcdClient {
         var request = Etcdserverpb_LeaseTimeToLiveRequest()
         request.id = id
         request.keys = keys
-        return try await leases.leaseTimeToLive(request, metadata: metadata, options: options)
+        return try await authenticated { try await leases.leaseTimeToLive(request, metadata: $0, options: options) }
     }
 
     /// Every lease.
     public func listLeases() async throws -> Etcdserverpb_LeaseLeasesResponse {
-        try await leases.leaseLeases(Etcdserverpb_LeaseLeasesRequest(), metadata: metadata, options: options)
+        try await authenticated { try await leases.leaseLeases(Etcdserverpb_LeaseLeasesRequest(), metadata: $0, options: options) }
     }
 
     /// Renews a lease once; the answer's TTL is 0 if it no longer exists.
@@ -116,58 +116,58 @@ extension EtcdClient {
 /// The cluster and maintenance calls.
 extension EtcdClient {
     public func memberList() async throws -> Etcdserverpb_MemberListResponse {
-        try await cluster.memberList(Etcdserverpb_MemberListRequest(), metadata: metadata, options: options)
+        try await authenticated { try await cluster.memberList(Etcdserverpb_MemberListRequest(), metadata: $0, options: options) }
     }
 
     public func memberAdd(peerURLs: [String], isLearner: Bool = false) async throws -> Etcdserverpb_MemberAddResponse {
         var request = Etcdserverpb_MemberAddRequest()
         request.peerUrls = peerURLs
         request.isLearner = isLearner
-        return try await cluster.memberAdd(request, metadata: metadata, options: options)
+        return try await authenticated { try await cluster.memberAdd(request, metadata: $0, options: options) }
     }
 
     public func memberRemove(_ id: UInt64) async throws -> Etcdserverpb_MemberRemoveResponse {
         var request = Etcdserverpb_MemberRemoveRequest()
         request.id = id
-        return try await cluster.memberRemove(request, metadata: metadata, options: options)
+        return try await authenticated { try await cluster.memberRemove(request, metadata: $0, options: options) }
     }
 
     public func memberUpdate(_ id: UInt64, peerURLs: [String]) async throws -> Etcdserverpb_MemberUpdateResponse {
         var request = Etcdserverpb_MemberUpdateRequest()
         request.id = id
         request.peerUrls = peerURLs
-        return try await cluster.memberUpdate(request, metadata: metadata, options: options)
+        return try await authenticated { try await cluster.memberUpdate(request, metadata: $0, options: options) }
     }
 
     public func memberPromote(_ id: UInt64) async throws -> Etcdserverpb_MemberPromoteResponse {
         var request = Etcdserverpb_MemberPromoteRequest()
         request.id = id
-        return try await cluster.memberPromote(request, metadata: metadata, options: options)
+        return try await authenticated { try await cluster.memberPromote(request, metadata: $0, options: options) }
     }
 
     /// The status of the member this call reaches (use a client with one endpoint to ask a given member).
     public func status() async throws -> Etcdserverpb_StatusResponse {
-        try await maintenance.status(Etcdserverpb_StatusRequest(), metadata: metadata, options: options)
+        try await authenticated { try await maintenance.status(Etcdserverpb_StatusRequest(), metadata: $0, options: options) }
     }
 
     public func hashKV(revision: Int64 = 0) async throws -> Etcdserverpb_HashKVResponse {
         var request = Etcdserverpb_HashKVRequest()
         request.revision = revision
-        return try await maintenance.hashKV(request, metadata: metadata, options: options)
+        return try await authenticated { try await maintenance.hashKV(request, metadata: $0, options: options) }
     }
 
     public func alarm(_ request: Etcdserverpb_AlarmRequest) async throws -> Etcdserverpb_AlarmResponse {
-        try await maintenance.alarm(request, metadata: metadata, options: options)
+        try await authenticated { try await maintenance.alarm(request, metadata: $0, options: options) }
     }
 
     public func moveLeader(to id: UInt64) async throws -> Etcdserverpb_MoveLeaderResponse {
         var request = Etcdserverpb_MoveLeaderRequest()
         request.targetID = id
-        return try await maintenance.moveLeader(request, metadata: metadata, options: options)
+        return try await authenticated { try await maintenance.moveLeader(request, metadata: $0, options: options) }
     }
 
     public func defragment() async throws -> Etcdserverpb_DefragmentResponse {
-        try await maintenance.defragment(Etcdserverpb_DefragmentRequest(), metadata: metadata, options: options)
+        try await authenticated { try await maintenance.defragment(Etcdserverpb_DefragmentRequest(), metadata: $0, options: options) }
     }
 }
 

@@ -74,7 +74,9 @@ extension EtcdClient {
                 let (done, doneSignal) = AsyncStream<Void>.makeStream()
                 var requireLeader = CallOptions.defaults
                 requireLeader.timeout = nil
-                try await watcher.watch(metadata: ["hasleader": "true"], options: requireLeader, requestProducer: { writer in
+                var watchMetadata = metadata
+                watchMetadata.replaceOrAddString("true", forKey: "hasleader")
+                try await watcher.watch(metadata: watchMetadata, options: requireLeader, requestProducer: { writer in
                     try await writer.write(request)
                     for await _ in done {}
                 }, onResponse: { response in

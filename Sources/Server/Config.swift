@@ -29,6 +29,10 @@ public struct ServerConfig: Sendable {
     public var strictReconfigCheck = true
     /// Entries kept after a snapshot so slow followers can catch up without one.
     public var snapshotCatchupEntries = 5_000
+    /// `--auth-token`: only etcd's default, `simple`, is supported.
+    public var authToken = "simple"
+    /// Seconds an unused simple token stays valid (`--auth-token-ttl`).
+    public var authTokenTTL = 300
 
     public init() {}
 
@@ -36,6 +40,9 @@ public struct ServerConfig: Sendable {
     public func validate() throws {
         if 5 * heartbeatInterval > electionTimeout {
             throw ConfigError("--election-timeout[\(electionTimeout)ms] should be at least as 5 times as --heartbeat-interval[\(heartbeatInterval)ms]")
+        }
+        if authToken != "simple" {
+            throw ConfigError("failed to create auth store: --auth-token \"\(authToken)\" is not supported by setcd (only \"simple\")")
         }
         if electionTimeout > 50_000 {
             throw ConfigError("--election-timeout[\(electionTimeout)ms] is too long, and should be set less than 50000ms")

@@ -23,14 +23,34 @@ enum Proposal {
     case memberPeerURLs(MemberRecord)
     /// Raise or clear an alarm on every member.
     case alarm(Etcdserverpb_AlarmRequest)
+    /// A change to users, roles, permissions, or turning authentication on or off.
+    case auth(AuthChange)
+    /// Issue a simple token `<tokenPrefix>.<entry index>` for `user` on every member (etcd's
+    /// `InternalAuthenticateRequest`; the password was checked by the proposer).
+    case authenticate(user: String, tokenPrefix: String)
+    /// A request whose permissions the proposer checked at auth revision `revision`: applied only if
+    /// the auth state has not changed since (else etcd's "revision of auth store is old").
+    indirect case authorized(revision: UInt64, Proposal)
 
     private enum Tag: UInt8 {
         case put = 1, deleteRange, txn, compaction, leaseGrant, leaseRevoke, leaseRenew, memberAttributes, memberPeerURLs, alarm
+        case auth, authenticate, authorized
     }
 
     /// The bytes of the log entry.
     func encoded(requestID: UInt64) throws -> [UInt8] {
-        var bytes = withUnsafeBytes(of: requestID.bigEndian, Array.init)
+        withUnsafeBytes(of: requestID.bigEndian, Array.init) + (try taggedBody())
+    }
+
+    /// JSON for auth entries, with sorted keys so an entry always encodes to the same bytes.
+    private static var json: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return encoder
+    }
+
+    /// The tag byte and the body.
+    private func taggedBody() throws -> [UInt8] {
         let (tag, body): (Tag, [UInt8]) = switch self {
         case .put(let m): (.put, try m.serializedBytes())
         case .deleteRange(let m): (.deleteRange, try m.serializedBytes())
@@ -42,10 +62,11 @@ enum Proposal {
         case .memberAttributes(let record): (.memberAttributes, record.encoded())
         case .memberPeerURLs(let record): (.memberPeerURLs, record.encoded())
         case .alarm(let m): (.alarm, try m.serializedBytes())
+        case .auth(let change): (.auth, Array(try Self.json.encode(change)))
+        case .authenticate(let user, let prefix): (.authenticate, Array(try Self.json.encode([user, prefix])))
+        case .authorized(let revision, let inner): (.authorized, withUnsafeBytes(of: revision.bigEndian, Array.init) + (try inner.taggedBody()))
         }
-        bytes.append(tag.rawValue)
-        bytes.append(contentsOf: body)
-        return bytes
+        return [tag.rawValue] + body
     }
 
     /// The request id of an entry written by `encoded(requestID:)`.
@@ -56,8 +77,13 @@ enum Proposal {
 
     /// Decodes a log entry written by `encoded(requestID:)`.
     init(decoding bytes: [UInt8]) throws {
-        guard bytes.count > 8, let tag = Tag(rawValue: bytes[8]) else { throw ProposalDecodingError() }
-        let body = bytes.dropFirst(9)
+        guard bytes.count > 8 else { throw ProposalDecodingError() }
+        try self.init(taggedBody: bytes.dropFirst(8))
+    }
+
+    private init(taggedBody bytes: ArraySlice<UInt8>) throws {
+        guard let first = bytes.first, let tag = Tag(rawValue: first) else { throw ProposalDecodingError() }
+        let body = bytes.dropFirst()
         switch tag {
         case .put: self = .put(try Etcdserverpb_PutRequest(serializedBytes: Array(body)))
         case .deleteRange: self = .deleteRange(try Etcdserverpb_DeleteRangeRequest(serializedBytes: Array(body)))
@@ -72,6 +98,15 @@ enum Proposal {
             guard let record = MemberRecord.decode(body) else { throw ProposalDecodingError() }
             self = tag == .memberAttributes ? .memberAttributes(record) : .memberPeerURLs(record)
         case .alarm: self = .alarm(try Etcdserverpb_AlarmRequest(serializedBytes: Array(body)))
+        case .auth: self = .auth(try JSONDecoder().decode(AuthChange.self, from: Data(body)))
+        case .authenticate:
+            let parts = try JSONDecoder().decode([String].self, from: Data(body))
+            guard parts.count == 2 else { throw ProposalDecodingError() }
+            self = .authenticate(user: parts[0], tokenPrefix: parts[1])
+        case .authorized:
+            guard body.count > 8 else { throw ProposalDecodingError() }
+            let revision = body.prefix(8).reduce(0) { $0 << 8 | UInt64($1) }
+            self = .authorized(revision: revision, try Proposal(taggedBody: body.dropFirst(8)))
         }
     }
 
@@ -80,12 +115,14 @@ enum Proposal {
         switch self {
         case .put, .leaseGrant: return true
         case .txn(let r): return r.writes
-        case .deleteRange, .compaction, .leaseRevoke, .leaseRenew, .memberAttributes, .memberPeerURLs, .alarm: return false
+        case .authorized(_, let inner): return inner.addsData
+        case .deleteRange, .compaction, .leaseRevoke, .leaseRenew, .memberAttributes, .memberPeerURLs, .alarm, .auth, .authenticate:
+            return false
         }
     }
 
-    /// The store operation this proposal applies; nil for membership and alarm proposals, which the
-    /// applier turns into cluster records.
+    /// The store operation this proposal applies; nil for membership, alarm and auth proposals, which
+    /// the applier turns into cluster records.
     var operation: MVCC.Operation? {
         switch self {
         case .put(let r): return .txn(MVCC.TxnRequest(success: [.put(r.model)]))
@@ -95,7 +132,8 @@ enum Proposal {
         case .leaseGrant(let r): return .leaseGrant(Lease(id: r.id, ttl: r.ttl))
         case .leaseRevoke(let r): return .leaseRevoke(id: r.id)
         case .leaseRenew: return .noop
-        case .memberAttributes, .memberPeerURLs, .alarm: return nil
+        case .authorized(_, let inner): return inner.operation
+        case .memberAttributes, .memberPeerURLs, .alarm, .auth, .authenticate: return nil
         }
     }
 }

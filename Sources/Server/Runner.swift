@@ -29,6 +29,7 @@ public enum ServerRunner {
             MaintenanceService(member: member),
             LockService(member: member),
             ElectionService(member: member),
+            AuthService(member: member),
         ]
         var transportConfig = HTTP2ServerTransport.Custom<ClientListenerFactory>.Config.defaults
         // etcd accepts messages up to --max-request-bytes plus 512 KiB of gRPC overhead; requests past
@@ -44,7 +45,7 @@ public enum ServerRunner {
                 config: transportConfig
             )
         }
-        let servers = transports.map { GRPCServer(transport: $0, services: services, interceptors: [RaftRoleInterceptor(member: member)]) }
+        let servers = transports.map { GRPCServer(transport: $0, services: services, interceptors: [RaftRoleInterceptor(member: member), AuthInterceptor(member: member)]) }
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask {
                 do {

@@ -80,7 +80,8 @@ struct Flags {
         bool("strict-reconfig-check") { $0.strictReconfigCheck = $1 },
         accepted("pre-vote", isBool: true), accepted("enable-grpc-gateway", isBool: true), accepted("grpc-keepalive-min-time"),
         accepted("grpc-keepalive-interval"), accepted("grpc-keepalive-timeout"), accepted("discovery"), accepted("discovery-srv"),
-        accepted("force-new-cluster", isBool: true), accepted("auth-token"), accepted("unsafe-no-fsync", isBool: true),
+        accepted("force-new-cluster", isBool: true), string("auth-token") { $0.authToken = $1 }, int("auth-token-ttl") { $0.authTokenTTL = $1 },
+        accepted("bcrypt-cost"), accepted("unsafe-no-fsync", isBool: true),
         accepted("backend-batch-interval"), accepted("backend-batch-limit"), accepted("cors"), accepted("host-whitelist"),
     ]
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Client
 import Foundation
+import Synchronization
 import GRPCCore
 import Server
 import EtcdCtl
@@ -15,7 +16,7 @@ struct SetcdCtl: AsyncParsableCommand {
             GetCommand.self, PutCommand.self, DelCommand.self, WatchCommand.self, CompactionCommand.self, LeaseCommand.self,
             MemberCommand.self, EndpointCommand.self, MoveLeaderCommand.self, AlarmCommand.self, DefragCommand.self,
             VersionCommand.self, SnapshotCommand.self, LockCommand.self, ElectCommand.self,
-            TxnCommand.self,
+            TxnCommand.self, AuthCommand.self, UserCommand.self, RoleCommand.self,
         ]
     )
 
@@ -41,6 +42,31 @@ struct GlobalOptions: ParsableArguments {
     @Flag(help: "print byte strings as hex encoded strings")
     var hex = false
 
+    @Option(help: "username[:password] for authentication (prompt if password is not supplied)")
+    var user: String = ""
+
+    @Option(help: "password for authentication (if this option is used, --user option shouldn't include password)")
+    var password: String = ""
+
+    /// `--user` / `--password` as etcdctl reads them: `name:password` split at the first colon; with
+    /// `--password`, `--user` is the name verbatim; neither giving a password prompts "Password: "
+    /// (once). nil (anonymous) unless both name and password are non-empty, as clientv3 decides.
+    func credentials() -> EtcdClient.Credentials? {
+        guard !user.isEmpty else { return nil }
+        var name = user
+        var secret = password
+        if secret.isEmpty {
+            if let parts = splitAtFirstColon(user) {
+                name = parts.name
+                secret = parts.password
+            } else {
+                secret = loginPassword()
+            }
+        }
+        guard !name.isEmpty, !secret.isEmpty else { return nil }
+        return EtcdClient.Credentials(user: name, password: secret)
+    }
+
     /// The endpoints as a list.
     var endpointList: [String] { endpoints.split(separator: ",").map { String($0) } }
 
@@ -61,9 +87,19 @@ struct GlobalOptions: ParsableArguments {
         return makePrinter(format, hex: hex)
     }
 
-    /// Calls `body` with a client for the flags' endpoints.
+    /// Calls `body` with a client for the flags' endpoints. A failure before `body` runs (authentication
+    /// refused) exits with etcdctl's bad-connection code.
     func withClient<Result: Sendable>(_ body: (EtcdClient) async throws -> Result) async throws -> Result {
-        try await EtcdClient.withClient(try clientConfiguration(), body)
+        let configuration = try clientConfiguration()
+        let connected = Mutex(false)
+        do {
+            return try await EtcdClient.withClient(configuration) { client in
+                connected.withLock { $0 = true }
+                return try await body(client)
+            }
+        } catch let error where !connected.withLock({ $0 }) && configuration.credentials != nil {
+            throw CtlError(code: ExitCode.badConnection, message: describe(error))
+        }
     }
 
     /// A client configuration from the flags.
@@ -73,14 +109,15 @@ struct GlobalOptions: ParsableArguments {
             throw CtlError(code: ExitCode.badArgs, message: "invalid argument \"\(commandTimeout)\" for \"--command-timeout\" flag")
         }
         configuration.requestTimeout = timeout
+        configuration.credentials = credentials()
         return configuration
     }
 
     /// The global flags' spellings on a command line.
-    static let flagNames = ["--endpoints", "--dial-timeout", "--command-timeout", "-w", "--write-out", "--hex"]
+    static let flagNames = ["--endpoints", "--dial-timeout", "--command-timeout", "-w", "--write-out", "--hex", "--user", "--password"]
 
     /// The global flags etcdctl reads from the environment.
-    static let environmentFlags = ["endpoints", "dial-timeout", "command-timeout", "write-out", "hex"]
+    static let environmentFlags = ["endpoints", "dial-timeout", "command-timeout", "write-out", "hex", "user", "password"]
 
     /// `arguments` with `ETCDCTL_*` variables added for global flags the command line does not set
     /// (etcdctl's environment fallback; ArgumentParser has none).
@@ -129,7 +166,30 @@ func runReportingErrors(_ body: () async throws -> Void) async -> Never {
 /// ("etcdserver: ..."), other gRPC failures as Go's gRPC prints them.
 func describe(_ error: any Error) -> String {
     if let rpc = error as? RPCError {
-        return rpc.message.hasPrefix("etcdserver: ") ? rpc.message : "rpc error: code = \(rpc.code) desc = \(rpc.message)"
+        return rpc.message.hasPrefix("etcdserver: ") ? rpc.message : "rpc error: code = \(goName(rpc.code)) desc = \(rpc.message)"
     }
     return "\(error)"
+}
+
+/// A gRPC status code as Go's grpc names it ("PermissionDenied").
+func goName(_ code: RPCError.Code) -> String {
+    switch code {
+    case .cancelled: return "Canceled"
+    case .unknown: return "Unknown"
+    case .invalidArgument: return "InvalidArgument"
+    case .deadlineExceeded: return "DeadlineExceeded"
+    case .notFound: return "NotFound"
+    case .alreadyExists: return "AlreadyExists"
+    case .permissionDenied: return "PermissionDenied"
+    case .resourceExhausted: return "ResourceExhausted"
+    case .failedPrecondition: return "FailedPrecondition"
+    case .aborted: return "Aborted"
+    case .outOfRange: return "OutOfRange"
+    case .unimplemented: return "Unimplemented"
+    case .internalError: return "Internal"
+    case .unavailable: return "Unavailable"
+    case .dataLoss: return "DataLoss"
+    case .unauthenticated: return "Unauthenticated"
+    default: return "\(code)"
+    }
 }

@@ -22,6 +22,7 @@ struct ClusterService: Etcdserverpb_Cluster.SimpleServiceProtocol {
 
     func memberAdd(request: Etcdserverpb_MemberAddRequest, context: ServerContext) async throws -> Etcdserverpb_MemberAddResponse {
         try await withEtcdErrors {
+            try member.authorizeAdmin()
             let urls = try Self.validatedPeerURLs(request.peerUrls)
             try member.checkMayAdd(isLearner: request.isLearner)
             let members = member.membership.all
@@ -41,6 +42,7 @@ struct ClusterService: Etcdserverpb_Cluster.SimpleServiceProtocol {
 
     func memberRemove(request: Etcdserverpb_MemberRemoveRequest, context: ServerContext) async throws -> Etcdserverpb_MemberRemoveResponse {
         try await withEtcdErrors {
+            try member.authorizeAdmin()
             guard let record = member.membership.record(request.id) else { throw EtcdError.memberNotFound }
             try member.checkMayRemove(record.id)
             let after = try await member.proposeConfChange(.removeNode, record: record)
@@ -53,6 +55,7 @@ struct ClusterService: Etcdserverpb_Cluster.SimpleServiceProtocol {
 
     func memberUpdate(request: Etcdserverpb_MemberUpdateRequest, context: ServerContext) async throws -> Etcdserverpb_MemberUpdateResponse {
         try await withEtcdErrors {
+            try member.authorizeAdmin()
             let urls = try Self.validatedPeerURLs(request.peerUrls)
             guard var record = member.membership.record(request.id) else { throw EtcdError.memberNotFound }
             if member.membership.all.contains(where: { $0.id != record.id && !Set($0.peerURLs).isDisjoint(with: urls) }) {
@@ -69,6 +72,7 @@ struct ClusterService: Etcdserverpb_Cluster.SimpleServiceProtocol {
 
     func memberPromote(request: Etcdserverpb_MemberPromoteRequest, context: ServerContext) async throws -> Etcdserverpb_MemberPromoteResponse {
         try await withEtcdErrors {
+            try member.authorizeAdmin()
             guard var record = member.membership.record(request.id) else { throw EtcdError.memberNotFound }
             guard record.isLearner else { throw EtcdError.memberNotLearner }
             try member.checkMayPromote()

@@ -52,6 +52,7 @@ enum EtcdError {
     static func map(_ error: any Error) -> RPCError {
         if let rpc = error as? RPCError { return rpc }
         if let mvcc = error as? MVCCError { return from(mvcc) }
+        if let auth = error as? AuthError { return auth.rpcError }
         if error is MemberStoppedError { return stopped }
         return RPCError(code: .unknown, message: "etcdserver: \(error)")
     }

@@ -10,6 +10,7 @@ struct KVService: Etcdserverpb_KV.SimpleServiceProtocol {
     func range(request: Etcdserverpb_RangeRequest, context: ServerContext) async throws -> Etcdserverpb_RangeResponse {
         try await withEtcdErrors {
             try RequestChecks.range(request)
+            try member.authorize(Permissions.range(request))
             if !request.serializable {
                 if member.isLearner { throw EtcdError.notSupportedForLearner }
                 try await member.linearizableReadBarrier()
@@ -22,7 +23,9 @@ struct KVService: Etcdserverpb_KV.SimpleServiceProtocol {
     func put(request: Etcdserverpb_PutRequest, context: ServerContext) async throws -> Etcdserverpb_PutResponse {
         try await withEtcdErrors {
             try RequestChecks.put(request)
-            guard case .txn(let txn) = try await member.propose(.put(request)), case .put(let put)? = txn.responses.first else {
+            let leaseKeys = member.auth.isEnabled && request.lease != 0 ? (try member.store.keys(ofLease: request.lease) ?? []) : []
+            let revision = try member.authorize(Permissions.put(request, leaseKeys: leaseKeys))
+            guard case .txn(let txn) = try await member.proposeChecked(.put(request), revision: revision), case .put(let put)? = txn.responses.first else {
                 throw EtcdError.corrupt
             }
             var response = Etcdserverpb_PutResponse()
@@ -35,7 +38,8 @@ struct KVService: Etcdserverpb_KV.SimpleServiceProtocol {
     func deleteRange(request: Etcdserverpb_DeleteRangeRequest, context: ServerContext) async throws -> Etcdserverpb_DeleteRangeResponse {
         try await withEtcdErrors {
             try RequestChecks.delete(request)
-            guard case .txn(let txn) = try await member.propose(.deleteRange(request)),
+            let revision = try member.authorize(Permissions.delete(request))
+            guard case .txn(let txn) = try await member.proposeChecked(.deleteRange(request), revision: revision),
                   case .deleteRange(let delete)? = txn.responses.first
             else { throw EtcdError.corrupt }
             var response = Etcdserverpb_DeleteRangeResponse()
@@ -49,12 +53,13 @@ struct KVService: Etcdserverpb_KV.SimpleServiceProtocol {
     func txn(request: Etcdserverpb_TxnRequest, context: ServerContext) async throws -> Etcdserverpb_TxnResponse {
         try await withEtcdErrors {
             try RequestChecks.txn(request, maxTxnOps: member.config.maxTxnOps)
+            let revision = try member.authorize(Permissions.txn(request))
             let result: MVCC.TxnResult
             if !request.writes {
                 if !request.serializable { try await member.linearizableReadBarrier() }
                 result = try member.store.readOnlyTxn(request.model)
             } else {
-                guard case .txn(let txn) = try await member.propose(.txn(request)) else { throw EtcdError.corrupt }
+                guard case .txn(let txn) = try await member.proposeChecked(.txn(request), revision: revision) else { throw EtcdError.corrupt }
                 result = txn
             }
             var response = Etcdserverpb_TxnResponse()

@@ -38,7 +38,11 @@ struct LeaseService: Etcdserverpb_Lease.SimpleServiceProtocol {
 
     func leaseRevoke(request: Etcdserverpb_LeaseRevokeRequest, context: ServerContext) async throws -> Etcdserverpb_LeaseRevokeResponse {
         try await withEtcdErrors {
-            guard case .leaseRevoke(let revision) = try await member.propose(.leaseRevoke(request)) else { throw EtcdError.corrupt }
+            let keys = member.auth.isEnabled ? (try member.store.keys(ofLease: request.id) ?? []) : []
+            let checked = try member.authorize(Permissions.leaseKeys(keys))
+            guard case .leaseRevoke(let revision) = try await member.proposeChecked(.leaseRevoke(request), revision: checked) else {
+                throw EtcdError.corrupt
+            }
             var response = Etcdserverpb_LeaseRevokeResponse()
             response.header = member.header(revision: revision)
             return response

@@ -41,11 +41,23 @@ struct MaintenanceService: Etcdserverpb_Maintenance.SimpleServiceProtocol {
     /// LMDB reuses freed pages in place, so there is nothing to defragment while the member runs; the
     /// request succeeds as etcd's does (with no header, as etcd's).
     func defragment(request: Etcdserverpb_DefragmentRequest, context: ServerContext) async throws -> Etcdserverpb_DefragmentResponse {
-        Etcdserverpb_DefragmentResponse()
+        try requireAdmin()
+        return Etcdserverpb_DefragmentResponse()
+    }
+
+    /// Defragment, hash and snapshot need the root role once authentication is enabled; etcd returns
+    /// their auth errors unmapped (code Unknown, "auth: ...").
+    private func requireAdmin() throws {
+        do {
+            try member.authorizeAdmin()
+        } catch {
+            throw error.maintenanceError
+        }
     }
 
     func hash(request: Etcdserverpb_HashRequest, context: ServerContext) async throws -> Etcdserverpb_HashResponse {
-        try await withEtcdErrors {
+        try requireAdmin()
+        return try await withEtcdErrors {
             var response = Etcdserverpb_HashResponse()
             response.header = member.header()
             response.hash = try member.store.hashKV(revision: 0).hash
@@ -54,7 +66,8 @@ struct MaintenanceService: Etcdserverpb_Maintenance.SimpleServiceProtocol {
     }
 
     func hashKV(request: Etcdserverpb_HashKVRequest, context: ServerContext) async throws -> Etcdserverpb_HashKVResponse {
-        try await withEtcdErrors {
+        try requireAdmin()
+        return try await withEtcdErrors {
             let result = try member.store.hashKV(revision: request.revision)
             var response = Etcdserverpb_HashKVResponse()
             response.header = member.header()
@@ -71,6 +84,7 @@ struct MaintenanceService: Etcdserverpb_Maintenance.SimpleServiceProtocol {
         response: RPCWriter<Etcdserverpb_SnapshotResponse>,
         context: ServerContext
     ) async throws {
+        try requireAdmin()
         let path = member.config.resolvedDataDir + "/member/snapshot-\(UUID().uuidString).tmp"
         let fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0o600)
         guard fd >= 0 else { throw RPCError(code: .internalError, message: "etcdserver: cannot create snapshot file") }

@@ -29,6 +29,7 @@ final class Applier: @unchecked Sendable {
     private let store: MVCCStore
     private let membership: Membership
     private let alarms: Alarms
+    private let auth: AuthStore
     private let transport: PeerTransport
     private let waits: Waits
     private let reads: ReadBarrier
@@ -47,11 +48,12 @@ final class Applier: @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
     private var started = false
 
-    init(store: MVCCStore, membership: Membership, alarms: Alarms, transport: PeerTransport, waits: Waits, reads: ReadBarrier, localID: UInt64,
+    init(store: MVCCStore, membership: Membership, alarms: Alarms, auth: AuthStore, transport: PeerTransport, waits: Waits, reads: ReadBarrier, localID: UInt64,
          snapshot: SnapshotMetadata, snapshotCount: Int, metrics: MemberMetrics, logger: Logger, onRemoved: @escaping @Sendable () -> Void) {
         self.store = store
         self.membership = membership
         self.alarms = alarms
+        self.auth = auth
         self.transport = transport
         self.waits = waits
         self.reads = reads
@@ -127,6 +129,9 @@ final class Applier: @unchecked Sendable {
         case members(requestID: UInt64)
         case renew(requestID: UInt64, lease: Int64)
         case alarm(requestID: UInt64, Etcdserverpb_AlarmRequest, fresh: Bool)
+        case auth(requestID: UInt64, AuthError?)
+        case token(requestID: UInt64, Result<(token: String, user: String), AuthError>)
+        case rejected(requestID: UInt64, AuthError)
     }
 
     private func apply(_ entries: [Entry]) {
@@ -139,6 +144,9 @@ final class Applier: @unchecked Sendable {
         var membershipChanged = false
         /// Alarms raised (true) or cleared (false) by earlier entries of this batch, not yet in memory.
         var pendingAlarms: [Etcdserverpb_AlarmMember: Bool] = [:]
+        /// The auth state after the batch's auth changes so far, installed once the store has it.
+        var pendingAuth = auth.current
+        var authChanged = false
         for entry in entries {
             let fresh = entry.index > alreadyApplied
             switch entry.kind {
@@ -149,13 +157,50 @@ final class Applier: @unchecked Sendable {
                     continue
                 }
                 let requestID = Proposal.requestID(of: entry.data)
-                guard let proposal = try? Proposal(decoding: entry.data) else {
+                guard var proposal = try? Proposal(decoding: entry.data) else {
                     logger.error("skipping an undecodable log entry", metadata: ["index": "\(entry.index)"])
                     operations.append((entry.index, .noop))
                     followups.append(.none)
                     continue
                 }
+                if case .authorized(let revision, let inner) = proposal {
+                    // Permissions were checked at `revision`; a change since then voids the check.
+                    if pendingAuth.enabled && revision != pendingAuth.revision {
+                        operations.append((entry.index, .noop))
+                        followups.append(.rejected(requestID: requestID, .authOldRevision))
+                        continue
+                    }
+                    proposal = inner
+                }
                 switch proposal {
+                case .auth(let change):
+                    var outcome: AuthError?
+                    var operation = MVCC.Operation.noop
+                    if fresh {
+                        do {
+                            let next = try pendingAuth.applying(change)
+                            if next != pendingAuth {
+                                pendingAuth = next
+                                authChanged = true
+                                operation = .clusterRecord(key: AuthState.recordKey, value: next.encoded())
+                            }
+                        } catch {
+                            outcome = error
+                        }
+                    }
+                    operations.append((entry.index, operation))
+                    followups.append(.auth(requestID: requestID, outcome))
+                case .authenticate(let user, let prefix):
+                    let outcome: Result<(token: String, user: String), AuthError>
+                    if !pendingAuth.enabled {
+                        outcome = .failure(.authNotEnabled)
+                    } else if pendingAuth.users[user]?.passwordHash == nil {
+                        outcome = .failure(.authFailed)
+                    } else {
+                        outcome = .success(("\(prefix).\(entry.index)", user))
+                    }
+                    operations.append((entry.index, .noop))
+                    followups.append(fresh ? .token(requestID: requestID, outcome) : .none)
                 case .memberAttributes(let update), .memberPeerURLs(let update):
                     var operation = MVCC.Operation.noop
                     if fresh, var record = membership.record(update.id) {
@@ -210,6 +255,7 @@ final class Applier: @unchecked Sendable {
             logger.critical("failed to apply entries", metadata: ["error": "\(error)"])
             fatalError("setcd: apply failed: \(error)")
         }
+        if authChanged { auth.committed(pendingAuth) }
         appliedIndex = max(appliedIndex, last.index)
         reads.applied(upTo: appliedIndex)
         for (followup, result) in zip(followups, results) {
@@ -225,6 +271,13 @@ final class Applier: @unchecked Sendable {
                 waits.resolve(requestID, with: .leaseTTL(store.lessor.renew(lease) ?? 0))
             case .alarm(let requestID, let request, let fresh):
                 waits.resolve(requestID, with: .alarms(applyAlarm(request, changing: fresh && result != .failure(.noSpace))))
+            case .auth(let requestID, let error):
+                waits.resolve(requestID, with: .auth(error))
+            case .token(let requestID, let outcome):
+                if case .success(let issued) = outcome { auth.addToken(issued.token, user: issued.user) }
+                waits.resolve(requestID, with: .token(outcome.map(\.token)))
+            case .rejected(let requestID, let error):
+                waits.resolve(requestID, with: .rejected(error))
             }
         }
         if membershipChanged && membership.isRemoved(localID) {
@@ -333,6 +386,7 @@ final class Applier: @unchecked Sendable {
         let records = Self.loadMembers(from: store)
         membership.replaceAll(records)
         alarms.replaceAll(Self.loadAlarms(from: store))
+        auth.committed(Self.loadAuth(from: store))
         for record in records where record.removed != true { connect(record) }
         confState = snapshot.metadata.confState
         appliedIndex = max(appliedIndex, index)
@@ -344,6 +398,12 @@ final class Applier: @unchecked Sendable {
     /// The alarms recorded in the store.
     static func loadAlarms(from store: MVCCStore) -> [Etcdserverpb_AlarmMember] {
         ((try? store.clusterRecords()) ?? []).compactMap { Alarms.decode(storeKey: $0.key) }
+    }
+
+    /// The auth state recorded in the store (a fresh one if none is).
+    static func loadAuth(from store: MVCCStore) -> AuthState {
+        guard let record = ((try? store.clusterRecords()) ?? []).first(where: { $0.key == AuthState.recordKey }) else { return AuthState() }
+        return AuthState.decode(record.value) ?? AuthState()
     }
 
     /// The member records held in the store.

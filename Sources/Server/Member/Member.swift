@@ -19,6 +19,8 @@ public final class Member: Sendable {
     let applier: Applier
     let raftLoop: RaftLoop
     let alarms = Alarms()
+    /// Users, roles and tokens.
+    let auth: AuthStore
     let metrics = MemberMetrics()
     let logger: Logger
     /// The etcd version this member reports (Kubernetes enables features by it).
@@ -143,7 +145,9 @@ public final class Member: Sendable {
         (removed, removedSink) = AsyncStream.makeStream()
         let removedSink = removedSink
         alarms.replaceAll(Applier.loadAlarms(from: store))
-        applier = Applier(store: store, membership: membership, alarms: alarms, transport: transport, waits: waits, reads: reads, localID: identity.memberID,
+        let auth = AuthStore(state: Applier.loadAuth(from: store), tokenTTL: .seconds(config.authTokenTTL))
+        self.auth = auth
+        applier = Applier(store: store, membership: membership, alarms: alarms, auth: auth, transport: transport, waits: waits, reads: reads, localID: identity.memberID,
                           snapshot: snapshot, snapshotCount: config.snapshotCount, metrics: metrics, logger: logger,
                           onRemoved: { removedSink.yield() })
         var raftConfig = RaftConfig(id: identity.memberID)
@@ -198,7 +202,9 @@ public final class Member: Sendable {
     /// NOSPACE alarm is raised, writes that add data are refused.
     func propose(_ proposal: Proposal) async throws -> OperationResult {
         if alarms.noSpace && proposal.addsData { throw EtcdError.noSpace }
-        guard case .operation(let result) = try await proposeEntry(proposal) else { throw EtcdError.corrupt }
+        let outcome = try await proposeEntry(proposal)
+        if case .rejected(let error) = outcome { throw error.rpcError }
+        guard case .operation(let result) = outcome else { throw EtcdError.corrupt }
         if case .failure(let error) = result {
             metrics.proposalsFailed.increment()
             if error == .noSpace { await raiseNoSpace() }

@@ -12,6 +12,12 @@ enum ApplyOutcome: Sendable {
     case leaseTTL(Int64)
     /// An alarm request was applied: the alarms it raised or cleared.
     case alarms([Etcdserverpb_AlarmMember])
+    /// An auth change was applied (nil) or refused.
+    case auth(AuthError?)
+    /// An Authenticate entry was applied: the token issued, or why none was.
+    case token(Result<String, AuthError>)
+    /// The entry was not applied: its permissions were checked at an auth revision that has passed.
+    case rejected(AuthError)
 }
 
 /// Requests waiting for their entries to be applied, by request id (etcd's `wait.Wait`).
