@@ -60,7 +60,9 @@ public enum SnapshotRestore {
         let records = members.map { (key: $0.storeKey, value: $0.encoded()) }
         do {
             let kv = try MVCCStore(path: memberDir + "/kv.mdb")
-            try kv.resetCluster(records: records, consistentIndex: index)
+            // Users and roles come along, as in etcd; members and alarms are the new cluster's.
+            let auth = try kv.clusterRecords().filter { $0.key == AuthState.recordKey }
+            try kv.resetCluster(records: records + auth, consistentIndex: index)
             try kv.sync()
         }
         let metadata = SnapshotMetadata(index: index, term: 1, confState: ConfState(voters: members.map(\.id)))
