@@ -60,6 +60,7 @@ let package = Package(
                 "EtcdProto",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         // etcdctl's output formats (simple, json, fields, table), byte for byte.

@@ -65,6 +65,9 @@ public final class EtcdClient: Sendable {
         config.connection.maxIdleTime = nil
         config.backoff.initial = .milliseconds(100)
         config.backoff.max = .seconds(1)
+        config.channelDebuggingCallbacks.onCreateTCPConnection = { channel in
+            channel.pipeline.addHandler(PingAnswerer(), position: .first)
+        }
         let transport = try HTTP2ClientTransport.Posix(
             target: .ipv4(pairs: pairs), transportSecurity: .plaintext, config: config,
             serviceConfig: Self.serviceConfig(requestTimeout: configuration.requestTimeout))

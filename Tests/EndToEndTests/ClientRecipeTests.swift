@@ -61,3 +61,21 @@ extension EndToEnd.ClientLibrary {
         }
     }
 }
+
+extension EndToEnd.ClientLibrary {
+    /// Hundreds of calls in a few seconds on one connection: etcd's gRPC answers nearly every request
+    /// with a PING, and grpc-swift alone would drop the connection after 200 of them (see
+    /// `PingAnswerer`).
+    @Test(arguments: [Flavor.etcd, .setcd])
+    func manyCallsOnOneConnection(_ flavor: Flavor) async throws {
+        let server = try ServerProcess(flavor)
+        defer { server.cleanUp() }
+        try server.start()
+        try await EtcdClient.withClient(.init(endpoints: [server.clientAddress])) { client in
+            for i in 0..<600 {
+                _ = try await client.put("k/\(i % 10)", "\(i)")
+            }
+            #expect(try await client.get("k/9").kvs.first?.value == Data("599".utf8))
+        }
+    }
+}
