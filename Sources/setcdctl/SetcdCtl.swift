@@ -16,7 +16,7 @@ struct SetcdCtl: AsyncParsableCommand {
             GetCommand.self, PutCommand.self, DelCommand.self, WatchCommand.self, CompactionCommand.self, LeaseCommand.self,
             MemberCommand.self, EndpointCommand.self, MoveLeaderCommand.self, AlarmCommand.self, DefragCommand.self,
             VersionCommand.self, SnapshotCommand.self, LockCommand.self, ElectCommand.self,
-            TxnCommand.self, AuthCommand.self, UserCommand.self, RoleCommand.self,
+            TxnCommand.self, AuthCommand.self, UserCommand.self, RoleCommand.self, MakeMirrorCommand.self,
         ]
     )
 

@@ -185,6 +185,43 @@ extension EndToEnd {
         }
 
         @Test(arguments: [Flavor.etcd, .setcd])
+        func watchExecCommandAndInteractiveMatchEtcdctl(_ flavor: Flavor) throws {
+            try clientDifferential(flavor) { s in
+                func stopped(_ child: Subprocess, _ label: String) {
+                    s.record(label, Session.render(child.stop()).replacingOccurrences(of: #"^exit: [^\n]*\n"#, with: "", options: .regularExpression))
+                }
+                // An exec-command runs once per event with the event in its environment.
+                let exec = try s.background(["watch", "wx", "--", "sh", "-c",
+                                             "echo \"rev=$ETCD_WATCH_REVISION type=$ETCD_WATCH_EVENT_TYPE key=$ETCD_WATCH_KEY val=$ETCD_WATCH_VALUE\""])
+                Thread.sleep(forTimeInterval: 1.5)
+                s.ctlUnrecorded(["put", "wx", "a\"b"])
+                s.ctlUnrecorded(["del", "wx"])
+                s.record("exec-command ran for both events", "\(exec.waitForStdout(seconds: 10) { $0.components(separatedBy: "rev=").count >= 3 })")
+                stopped(exec, "watch wx -- sh -c echo (background)")
+                // A failing exec-command ends the watch with its error.
+                let failing = try s.background(["watch", "wy", "--", "sh", "-c", "exit 3"])
+                Thread.sleep(forTimeInterval: 1.5)
+                s.ctlUnrecorded(["put", "wy", "1"])
+                s.record("watch ended after the failing command", "\(failing.wait(seconds: 10))")
+                stopped(failing, "watch wy -- sh -c 'exit 3' (background)")
+                s.ctl("watch", "wx", "--")
+
+                // -i: watch lines from stdin, each a watch of its own; bad lines are reported and skipped.
+                let interactive = try s.background(["watch", "-i"], holdStdin: true)
+                interactive.writeStdin("watch --rev 2 wx\n")
+                interactive.writeStdin("bogus line\n")
+                interactive.writeStdin("watch\n")
+                s.record("history arrived", "\(interactive.waitForStdout(seconds: 10) { countWatchEvents($0) >= 2 })")
+                interactive.writeStdin("watch --prefix z\n")
+                Thread.sleep(forTimeInterval: 1.5)
+                s.ctlUnrecorded(["put", "z1", "v"])
+                s.record("live event arrived", "\(interactive.waitForStdout(seconds: 10) { countWatchEvents($0) >= 3 })")
+                Thread.sleep(forTimeInterval: 0.3)
+                stopped(interactive, "watch -i (background)")
+            }
+        }
+
+        @Test(arguments: [Flavor.etcd, .setcd])
         func lockAndElectMatchEtcdctl(_ flavor: Flavor) throws {
             try clientDifferential(flavor) { s in
                 /// A background command's output with its lease ids (random per run) replaced.

@@ -52,8 +52,8 @@ final class Session: @unchecked Sendable {
     }
 
     /// Starts `etcdctl args` in the background (a watch, a lock holder, a candidate...).
-    func background(_ args: [String]) throws -> Subprocess {
-        try Subprocess(etcdctlPath, globalArguments + args, environment: childEnvironment(["ETCDCTL_API": "3"]))
+    func background(_ args: [String], holdStdin: Bool = false) throws -> Subprocess {
+        try Subprocess(etcdctlPath, globalArguments + args, environment: childEnvironment(["ETCDCTL_API": "3"]), holdStdin: holdStdin)
     }
 
     /// Runs `etcdctl watch args` in the background: waits `settle` seconds (so a live watch is in place), runs

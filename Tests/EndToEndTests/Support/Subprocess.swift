@@ -207,6 +207,13 @@ final class Subprocess: @unchecked Sendable {
         }
     }
 
+    /// Writes to the child's stdin (started with `holdStdin`).
+    func writeStdin(_ text: String) {
+        guard heldStdin >= 0 else { return }
+        let bytes = Array(text.utf8)
+        _ = bytes.withUnsafeBytes { write(heldStdin, $0.baseAddress, $0.count) }
+    }
+
     var isRunning: Bool {
         lock.lock()
         defer { lock.unlock() }
