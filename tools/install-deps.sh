@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages setcd needs, if missing.
 #   tools/install-deps.sh          build and run: liblmdb-dev zlib1g-dev
-#   tools/install-deps.sh --test   also the reference etcd server and etcdctl used by the tests
+#   tools/install-deps.sh --test   also the reference etcd server and etcdctl used by the tests, and openssl (test certificates)
 # Runs apt-get when root; otherwise prints the exact command to run and exits 1.
 set -euo pipefail
 
 packages=(liblmdb-dev zlib1g-dev pkg-config)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(etcd-server etcd-client curl)
+  packages+=(etcd-server etcd-client curl openssl)
 fi
 
 missing=()

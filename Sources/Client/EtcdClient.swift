@@ -2,6 +2,7 @@ import EtcdProto
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import NIOHTTP2
 import Synchronization
 
 /// An async client for the etcd v3 API, for setcd and etcd alike.
@@ -32,9 +33,41 @@ public final class EtcdClient: Sendable {
         /// every call, authenticating again when the server says the token is no longer valid. Ignored
         /// by a server whose authentication is disabled (as by clientv3).
         public var credentials: Credentials?
+        /// TLS for the connections (etcdctl's `--cacert`, `--cert`, `--key`,
+        /// `--insecure-skip-tls-verify`); nil for plaintext, unless an endpoint is `https://`, which
+        /// turns on TLS with the system's trust roots.
+        public var tls: TLS?
 
         public init(endpoints: [String]) {
             self.endpoints = endpoints
+        }
+    }
+
+    /// How to secure connections.
+    public struct TLS: Sendable {
+        /// PEM file of the certificate authorities to trust; nil for the system's.
+        public var caFile: String?
+        /// PEM files of the client certificate and its key, for servers that verify clients.
+        public var certFile: String?
+        public var keyFile: String?
+        /// Accept any server certificate (etcdctl's `--insecure-skip-tls-verify`).
+        public var skipVerification = false
+
+        public init(caFile: String? = nil, certFile: String? = nil, keyFile: String? = nil, skipVerification: Bool = false) {
+            self.caFile = caFile
+            self.certFile = certFile
+            self.keyFile = keyFile
+            self.skipVerification = skipVerification
+        }
+
+        /// The transport's TLS settings.
+        var transportSecurity: HTTP2ClientTransport.Posix.TransportSecurity {
+            .tls(.defaults { config in
+                if let certFile { config.certificateChain = [.file(path: certFile, format: .pem)] }
+                if let keyFile { config.privateKey = .file(path: keyFile, format: .pem) }
+                if let caFile { config.trustRoots = .certificates([.file(path: caFile, format: .pem)]) }
+                if skipVerification { config.serverCertificateVerification = .noVerification }
+            })
         }
     }
 
@@ -66,10 +99,17 @@ public final class EtcdClient: Sendable {
         config.backoff.initial = .milliseconds(100)
         config.backoff.max = .seconds(1)
         config.channelDebuggingCallbacks.onCreateTCPConnection = { channel in
-            channel.pipeline.addHandler(PingAnswerer(), position: .first)
+            // Right below the HTTP/2 handler: after TLS, if any.
+            channel.eventLoop.makeCompletedFuture {
+                let operations = channel.pipeline.syncOperations
+                let http2 = try operations.context(handlerType: NIOHTTP2Handler.self)
+                try operations.addHandler(PingAnswerer(), position: .before(http2.handler))
+            }
         }
+        let usesHTTPS = configuration.endpoints.contains { $0.hasPrefix("https://") }
+        let tls = configuration.tls ?? (usesHTTPS ? TLS() : nil)
         let transport = try HTTP2ClientTransport.Posix(
-            target: .ipv4(pairs: pairs), transportSecurity: .plaintext, config: config,
+            target: .ipv4(pairs: pairs), transportSecurity: tls?.transportSecurity ?? .plaintext, config: config,
             serviceConfig: Self.serviceConfig(requestTimeout: configuration.requestTimeout))
         return try await withGRPCClient(transport: transport) { grpc in
             let client = EtcdClient(grpc: grpc, configuration: configuration)
@@ -104,8 +144,7 @@ public final class EtcdClient: Sendable {
     /// `host:port` (an optional `http://` prefix, `localhost` for 127.0.0.1) as an IPv4 pair.
     static func address(of endpoint: String) throws -> (host: String, port: Int) {
         var rest = Substring(endpoint)
-        for scheme in ["http://", "unix://"] where rest.hasPrefix(scheme) { rest = rest.dropFirst(scheme.count) }
-        if rest.hasPrefix("https://") { throw EtcdClientError.unsupported("TLS endpoints (\(endpoint))") }
+        for scheme in ["http://", "https://", "unix://"] where rest.hasPrefix(scheme) { rest = rest.dropFirst(scheme.count) }
         if let slash = rest.firstIndex(of: "/") { rest = rest[..<slash] }
         guard let colon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: colon)...]) else {
             throw EtcdClientError.badEndpoint(endpoint)

@@ -48,6 +48,33 @@ struct GlobalOptions: ParsableArguments {
     @Option(help: "password for authentication (if this option is used, --user option shouldn't include password)")
     var password: String = ""
 
+    @Option(help: "verify certificates of TLS-enabled secure servers using this CA bundle")
+    var cacert: String = ""
+
+    @Option(help: "identify secure client using this TLS certificate file")
+    var cert: String = ""
+
+    @Option(help: "identify secure client using this TLS key file")
+    var key: String = ""
+
+    @Flag(name: .customLong("insecure-skip-tls-verify"), help: "skip server certificate verification (CAUTION: this option should be enabled only for testing purposes)")
+    var insecureSkipTLSVerify = false
+
+    @Option(name: .customLong("insecure-transport"), help: "disable transport security for client connections")
+    var insecureTransport = true
+
+    /// TLS settings from the flags: TLS when a certificate, key or CA file is given, or when
+    /// verification is skipped (etcdctl's rules); nil otherwise (`https://` endpoints still use TLS).
+    var tls: EtcdClient.TLS? {
+        get throws {
+            if !cert.isEmpty && key.isEmpty { throw CtlError(code: ExitCode.badArgs, message: "tls: cert is given but key is empty") }
+            if cert.isEmpty && !key.isEmpty { throw CtlError(code: ExitCode.badArgs, message: "tls: key is given but cert is empty") }
+            guard !cacert.isEmpty || !cert.isEmpty || insecureSkipTLSVerify || !insecureTransport else { return nil }
+            return EtcdClient.TLS(caFile: cacert.isEmpty ? nil : cacert, certFile: cert.isEmpty ? nil : cert,
+                                  keyFile: key.isEmpty ? nil : key, skipVerification: insecureSkipTLSVerify)
+        }
+    }
+
     /// `--user` / `--password` as etcdctl reads them: `name:password` split at the first colon; with
     /// `--password`, `--user` is the name verbatim; neither giving a password prompts "Password: "
     /// (once). nil (anonymous) unless both name and password are non-empty, as clientv3 decides.
@@ -110,14 +137,21 @@ struct GlobalOptions: ParsableArguments {
         }
         configuration.requestTimeout = timeout
         configuration.credentials = credentials()
+        configuration.tls = try tls
         return configuration
     }
 
     /// The global flags' spellings on a command line.
-    static let flagNames = ["--endpoints", "--dial-timeout", "--command-timeout", "-w", "--write-out", "--hex", "--user", "--password"]
+    static let flagNames = [
+        "--endpoints", "--dial-timeout", "--command-timeout", "-w", "--write-out", "--hex", "--user", "--password", "--cacert", "--cert",
+        "--key", "--insecure-skip-tls-verify", "--insecure-transport",
+    ]
 
     /// The global flags etcdctl reads from the environment.
-    static let environmentFlags = ["endpoints", "dial-timeout", "command-timeout", "write-out", "hex", "user", "password"]
+    static let environmentFlags = [
+        "endpoints", "dial-timeout", "command-timeout", "write-out", "hex", "user", "password", "cacert", "cert", "key",
+        "insecure-skip-tls-verify", "insecure-transport",
+    ]
 
     /// `arguments` with `ETCDCTL_*` variables added for global flags the command line does not set
     /// (etcdctl's environment fallback; ArgumentParser has none).
@@ -128,8 +162,8 @@ struct GlobalOptions: ParsableArguments {
             guard let value = environment[variable] else { continue }
             let given = arguments.contains { $0 == "--\(flag)" || $0.hasPrefix("--\(flag)=") || (flag == "write-out" && ($0 == "-w" || $0.hasPrefix("-w="))) }
             if given { continue }
-            if flag == "hex" {
-                if value == "true" { added.append("--hex") }
+            if flag == "hex" || flag == "insecure-skip-tls-verify" {
+                if value == "true" { added.append("--\(flag)") }
             } else {
                 added.append("--\(flag)=\(value)")
             }
