@@ -83,7 +83,8 @@ public final class EtcdClient: Sendable {
     }
 
     let grpc: GRPCClient<HTTP2ClientTransport.Posix>
-    let configuration: Configuration
+    /// Where and how this client connects.
+    public let configuration: Configuration
     /// The auth token sent with every call (nil: none).
     let token = Mutex<String?>(nil)
 

@@ -38,7 +38,7 @@ struct MakeMirrorCommand: AsyncParsableCommand {
             let rename = KeyRename(from: prefix, to: noDestPrefix ? "" : (destPrefix.isEmpty ? prefix : destPrefix))
             var destination = EtcdClient.Configuration(endpoints: args)
             destination.requestTimeout = try global.clientConfiguration().requestTimeout
-            let total = MirrorCount()
+            let total = SharedCount()
             try await global.withClient { source in
                 try await EtcdClient.withClient(destination) { target in
                     try await withThrowingTaskGroup(of: Void.self) { group in
@@ -58,7 +58,7 @@ struct MakeMirrorCommand: AsyncParsableCommand {
     }
 
     /// The initial copy at one revision, then the changes after it, until the watch ends.
-    private func mirror(from source: EtcdClient, to target: EtcdClient, rename: KeyRename, total: MirrorCount) async throws {
+    private func mirror(from source: EtcdClient, to target: EtcdClient, rename: KeyRename, total: SharedCount) async throws {
         // As clientv3's mirror.Syncer: the whole keyspace from "\0" for an empty prefix.
         let start = prefix.isEmpty ? [UInt8(0)] : Array(prefix.utf8)
         let end = prefix.isEmpty ? [UInt8(0)] : KeyRanges.prefixEnd(of: start)
@@ -124,10 +124,12 @@ struct KeyRename {
     }
 }
 
-/// The number of keys mirrored so far, read by the 30-second report.
-final class MirrorCount: Sendable {
-    private let count = Atomic<Int64>(0)
+/// A count shared by concurrent tasks (keys mirrored, puts issued).
+final class SharedCount: Sendable {
+    private let count = Atomic<Int>(0)
 
-    func increment() { count.add(1, ordering: .relaxed) }
-    var value: Int64 { count.load(ordering: .relaxed) }
+    /// Adds one; returns the new count.
+    @discardableResult
+    func increment() -> Int { count.add(1, ordering: .relaxed).newValue }
+    var value: Int { count.load(ordering: .relaxed) }
 }

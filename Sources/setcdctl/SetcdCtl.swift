@@ -17,6 +17,7 @@ struct SetcdCtl: AsyncParsableCommand {
             MemberCommand.self, EndpointCommand.self, MoveLeaderCommand.self, AlarmCommand.self, DefragCommand.self,
             VersionCommand.self, SnapshotCommand.self, LockCommand.self, ElectCommand.self,
             TxnCommand.self, AuthCommand.self, UserCommand.self, RoleCommand.self, MakeMirrorCommand.self,
+            CheckCommand.self,
         ]
     )
 

@@ -1,3 +1,4 @@
+import Foundation
 import Prometheus
 
 /// The member's Prometheus metrics, under etcd's names so existing dashboards and alerts apply.
@@ -18,6 +19,10 @@ final class MemberMetrics: Sendable {
     private let dbInUseSize: Gauge
     private let currentRevision: Gauge
     private let compactRevision: Gauge
+    private let residentMemory: Gauge
+    private let virtualMemory: Gauge
+    private let cpuSeconds: Gauge
+    private let openFDs: Gauge
 
     init() {
         walFsync = registry.makeDurationHistogram(
@@ -36,6 +41,32 @@ final class MemberMetrics: Sendable {
         dbInUseSize = registry.makeGauge(name: "etcd_mvcc_db_total_size_in_use_in_bytes", help: "Total size of the underlying database logically in use in bytes.")
         currentRevision = registry.makeGauge(name: "etcd_debugging_mvcc_current_revision", help: "The current revision of store.")
         compactRevision = registry.makeGauge(name: "etcd_debugging_mvcc_compact_revision", help: "The revision of the last compaction in store.")
+        // The process metrics Go's Prometheus client exports for etcd (`etcdctl check datascale` reads
+        // the resident memory).
+        residentMemory = registry.makeGauge(name: "process_resident_memory_bytes", help: "Resident memory size in bytes.")
+        virtualMemory = registry.makeGauge(name: "process_virtual_memory_bytes", help: "Virtual memory size in bytes.")
+        cpuSeconds = registry.makeGauge(name: "process_cpu_seconds_total", help: "Total user and system CPU time spent in seconds.")
+        openFDs = registry.makeGauge(name: "process_open_fds", help: "Number of open file descriptors.")
+    }
+
+    /// Reads this process's memory, CPU time and open files from /proc.
+    private func updateProcessGauges() {
+        let pageSize = Double(sysconf(Int32(_SC_PAGESIZE)))
+        if let statm = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) {
+            let fields = statm.split(separator: " ").compactMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            if fields.count >= 2 {
+                virtualMemory.set(fields[0] * pageSize)
+                residentMemory.set(fields[1] * pageSize)
+            }
+        }
+        var usage = rusage()
+        if getrusage(RUSAGE_SELF.rawValue, &usage) == 0 {
+            let seconds = { (time: timeval) in Double(time.tv_sec) + Double(time.tv_usec) / 1_000_000 }
+            cpuSeconds.set(seconds(usage.ru_utime) + seconds(usage.ru_stime))
+        }
+        if let descriptors = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") {
+            openFDs.set(Double(descriptors.count))
+        }
     }
 
     /// Updates the gauges that are read from the store, then renders every metric in Prometheus'
@@ -47,6 +78,7 @@ final class MemberMetrics: Sendable {
         dbInUseSize.set(Double(store.inUseBytes))
         currentRevision.set(Double(store.revision))
         compactRevision.set(Double(max(store.compactRevision, 0)))
+        updateProcessGauges()
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)
         return buffer
