@@ -176,7 +176,7 @@ extension EtcdClient {
     /// Streams the member's store into `path` (through `path.part`, renamed when complete) and returns
     /// its size; the file ends with the server's SHA-256 of the store, which a restore checks.
     @discardableResult
-    public func saveSnapshot(to path: String) async throws -> Int {
+    public func saveSnapshot(to path: String, progress: (@Sendable (_ received: Int, _ total: Int) -> Void)? = nil) async throws -> Int {
         let partPath = path + ".part"
         guard FileManager.default.createFile(atPath: partPath, contents: nil) else {
             throw EtcdClientError.io("could not create \(partPath)")
@@ -190,6 +190,7 @@ extension EtcdClient {
                 for try await message in response.messages {
                     try handle.write(contentsOf: message.blob)
                     size += message.blob.count
+                    progress?(size, size + Int(message.remainingBytes))
                 }
                 return size
             }

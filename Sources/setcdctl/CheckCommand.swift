@@ -304,6 +304,12 @@ final class ProgressBar: Sendable {
         if now * 100 / total != (now - 1) * 100 / total { draw(now) }
     }
 
+    /// Moves the bar to `count` (of the total).
+    func set(_ count: Int) {
+        let before = done.exchange(count, ordering: .relaxed)
+        if count * 100 / total != before * 100 / total { draw(count) }
+    }
+
     func finish() {
         draw(total)
         if enabled { FileHandle.standardOutput.write(Data("\n".utf8)) }

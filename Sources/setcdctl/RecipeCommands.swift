@@ -25,7 +25,8 @@ struct LockCommand: AsyncParsableCommand {
             let printer = try global.printer()
             let stop = TerminationSignal()
             try await global.withClient { client in
-                let session = try await Session(client: client, ttl: Int64(ttl))
+                // As etcdctl: a TTL of 0 or less is the session default.
+                let session = try await Session(client: client, ttl: ttl > 0 ? Int64(ttl) : Session.defaultTTL)
                 let mutex = EtcdMutex(session: session, name: name)
                 let header = try await stop.cancelling { try await mutex.lock() }
                 if !command.isEmpty {

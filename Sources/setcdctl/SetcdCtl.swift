@@ -64,6 +64,20 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .customLong("insecure-transport"), help: "disable transport security for client connections")
     var insecureTransport = true
 
+    // etcdctl flags accepted so command lines keep working; setcdctl does not act on them.
+    @Option(name: .customLong("keepalive-time"), help: "keepalive time for client connections (accepted, not used)")
+    var keepaliveTime = "2s"
+    @Option(name: .customLong("keepalive-timeout"), help: "keepalive timeout for client connections (accepted, not used)")
+    var keepaliveTimeout = "6s"
+    @Flag(help: "enable client-side debug logging (accepted, not used)") var debug = false
+    @Option(name: .customLong("insecure-discovery"), help: "accept insecure SRV records describing cluster endpoints (accepted, not used)")
+    var insecureDiscovery = true
+
+    @Option(name: [.customShort("d"), .customLong("discovery-srv")], help: "domain name to query for SRV records describing cluster endpoints (not supported)")
+    var discoverySRV = ""
+    @Option(name: .customLong("discovery-srv-name"), help: "service name to query when using DNS discovery (not supported)")
+    var discoverySRVName = ""
+
     /// TLS settings from the flags: TLS when a certificate, key or CA file is given, or when
     /// verification is skipped (etcdctl's rules); nil otherwise (`https://` endpoints still use TLS).
     var tls: EtcdClient.TLS? {
@@ -132,6 +146,9 @@ struct GlobalOptions: ParsableArguments {
 
     /// A client configuration from the flags.
     func clientConfiguration() throws -> EtcdClient.Configuration {
+        if !discoverySRV.isEmpty {
+            throw CtlError(code: ExitCode.badFeature, message: "DNS SRV discovery (--discovery-srv) is not supported by setcdctl; give --endpoints")
+        }
         var configuration = EtcdClient.Configuration(endpoints: endpointList)
         guard let timeout = parseGoDuration(commandTimeout) else {
             throw CtlError(code: ExitCode.badArgs, message: "invalid argument \"\(commandTimeout)\" for \"--command-timeout\" flag")
@@ -145,13 +162,15 @@ struct GlobalOptions: ParsableArguments {
     /// The global flags' spellings on a command line.
     static let flagNames = [
         "--endpoints", "--dial-timeout", "--command-timeout", "-w", "--write-out", "--hex", "--user", "--password", "--cacert", "--cert",
-        "--key", "--insecure-skip-tls-verify", "--insecure-transport",
+        "--key", "--insecure-skip-tls-verify", "--insecure-transport", "--keepalive-time", "--keepalive-timeout", "--debug",
+        "--insecure-discovery", "--discovery-srv", "-d", "--discovery-srv-name",
     ]
 
     /// The global flags etcdctl reads from the environment.
     static let environmentFlags = [
         "endpoints", "dial-timeout", "command-timeout", "write-out", "hex", "user", "password", "cacert", "cert", "key",
-        "insecure-skip-tls-verify", "insecure-transport",
+        "insecure-skip-tls-verify", "insecure-transport", "keepalive-time", "keepalive-timeout", "debug", "insecure-discovery",
+        "discovery-srv", "discovery-srv-name",
     ]
 
     /// `arguments` with `ETCDCTL_*` variables added for global flags the command line does not set
@@ -163,7 +182,7 @@ struct GlobalOptions: ParsableArguments {
             guard let value = environment[variable] else { continue }
             let given = arguments.contains { $0 == "--\(flag)" || $0.hasPrefix("--\(flag)=") || (flag == "write-out" && ($0 == "-w" || $0.hasPrefix("-w="))) }
             if given { continue }
-            if flag == "hex" || flag == "insecure-skip-tls-verify" {
+            if flag == "hex" || flag == "insecure-skip-tls-verify" || flag == "debug" {
                 if value == "true" { added.append("--\(flag)") }
             } else {
                 added.append("--\(flag)=\(value)")

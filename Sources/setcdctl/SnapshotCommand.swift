@@ -26,9 +26,12 @@ struct SnapshotCommand: AsyncParsableCommand {
                 }
                 var configuration = try global.clientConfiguration()
                 configuration.requestTimeout = .seconds(3600)
+                // A bar in percent of the store's size, on a terminal only.
+                let bar = ProgressBar(total: 100)
                 _ = try await EtcdClient.withClient(configuration) { client in
-                    try await client.saveSnapshot(to: filename[0])
+                    try await client.saveSnapshot(to: filename[0]) { received, total in bar.set(received * 100 / max(total, 1)) }
                 }
+                bar.finish()
                 print("Snapshot saved at \(filename[0])")
             }
         }
