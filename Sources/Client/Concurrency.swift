@@ -25,11 +25,11 @@ public final class Session: Sendable {
         self.end = end
         keepAlive = Task {
             defer { end.finish() }
-            let interval = Duration.milliseconds(max(ttl * 1000 / 3, 500))
-            while !Task.isCancelled {
-                // A failed renewal (a member lost) is retried at the next interval, as clientv3 does.
-                if let response = try? await client.keepAliveOnce(lease), response.ttl <= 0 { return }
-                try? await Task.sleep(for: interval)
+            // Ends when the lease is gone (or could not be renewed before it expired).
+            do {
+                for try await _ in client.keepAlive(lease) {}
+            } catch {
+                return
             }
         }
     }

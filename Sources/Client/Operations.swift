@@ -9,21 +9,9 @@ extension EtcdClient {
         try await authenticated { try await kv.range(request, metadata: $0, options: options) }
     }
 
-    /// The value of `key` (linearizable unless `serializable`).
-    public func get(_ key: String, serializable: Bool = false) async throws -> Etcdserverpb_RangeResponse {
-        var request = Etcdserverpb_RangeRequest()
-        request.key = Data(key.utf8)
-        request.serializable = serializable
-        return try await range(request)
-    }
-
     /// Every key starting with `prefix`.
     public func get(prefix: String, serializable: Bool = false) async throws -> Etcdserverpb_RangeResponse {
-        var request = Etcdserverpb_RangeRequest()
-        request.key = Data(prefix.utf8)
-        request.rangeEnd = Data(Self.prefixEnd(of: Array(prefix.utf8)))
-        request.serializable = serializable
-        return try await range(request)
+        try await range(Etcdserverpb_RangeRequest(key: prefix, serializable ? [.prefix, .serializable] : [.prefix]))
     }
 
     public func put(_ request: Etcdserverpb_PutRequest) async throws -> Etcdserverpb_PutResponse {
@@ -42,14 +30,6 @@ extension EtcdClient {
 
     public func delete(_ request: Etcdserverpb_DeleteRangeRequest) async throws -> Etcdserverpb_DeleteRangeResponse {
         try await authenticated { try await kv.deleteRange(request, metadata: $0, options: options) }
-    }
-
-    /// Deletes `key`.
-    public func delete(_ key: String, prevKV: Bool = false) async throws -> Etcdserverpb_DeleteRangeResponse {
-        var request = Etcdserverpb_DeleteRangeRequest()
-        request.key = Data(key.utf8)
-        request.prevKv = prevKV
-        return try await delete(request)
     }
 
     /// A transaction; see `Txn` for a builder.
@@ -97,6 +77,37 @@ extension EtcdClient {
     /// Every lease.
     public func listLeases() async throws -> Etcdserverpb_LeaseLeasesResponse {
         try await authenticated { try await leases.leaseLeases(Etcdserverpb_LeaseLeasesRequest(), metadata: $0, options: options) }
+    }
+
+    /// Keeps a lease alive until the task iterating the stream stops (clientv3's `KeepAlive`): renews
+    /// it every third of its TTL and yields each renewal. A failed renewal (a member lost) is retried
+    /// every half second; the stream ends when the lease no longer exists, and fails if no renewal
+    /// succeeded before the lease's last TTL ran out.
+    public func keepAlive(_ id: Int64) -> AsyncThrowingStream<Etcdserverpb_LeaseKeepAliveResponse, any Error> {
+        AsyncThrowingStream { continuation in
+            let task = Task {
+                var expiry: ContinuousClock.Instant?
+                while !Task.isCancelled {
+                    do {
+                        let response = try await keepAliveOnce(id)
+                        guard response.ttl > 0 else { break }
+                        continuation.yield(response)
+                        expiry = .now + .seconds(response.ttl)
+                        try await Task.sleep(for: .milliseconds(max(response.ttl * 1000 / 3, 500)))
+                    } catch where !Task.isCancelled {
+                        if let expiry, ContinuousClock.now >= expiry {
+                            continuation.finish(throwing: error)
+                            return
+                        }
+                        try? await Task.sleep(for: .milliseconds(500))
+                    } catch {
+                        break
+                    }
+                }
+                continuation.finish()
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
     }
 
     /// Renews a lease once; the answer's TTL is 0 if it no longer exists.

@@ -79,3 +79,73 @@ extension EndToEnd.ClientLibrary {
         }
     }
 }
+
+extension EndToEnd.ClientLibrary {
+    /// The txn and read/delete builders give etcd's results on both servers.
+    @Test(arguments: [Flavor.etcd, .setcd])
+    func buildersReadWriteAndTransact(_ flavor: Flavor) async throws {
+        let server = try ServerProcess(flavor)
+        defer { server.cleanUp() }
+        try server.start()
+        try await EtcdClient.withClient(.init(endpoints: [server.clientAddress])) { client in
+            for (key, value) in [("cfg/a", "1"), ("cfg/b", "2"), ("cfg/c", "3"), ("other", "x")] { _ = try await client.put(key, value) }
+            let limited = try await client.get("cfg/", .prefix, .limit(2), .sort(by: .key, order: .descend))
+            #expect(limited.kvs.map { String(decoding: $0.key, as: UTF8.self) } == ["cfg/c", "cfg/b"] && limited.more && limited.count == 3)
+            #expect(try await client.get("", .prefix, .countOnly).count == 4)
+            #expect(try await client.get("cfg/b", .fromKey, .keysOnly).kvs.map { String(decoding: $0.key, as: UTF8.self) } == ["cfg/b", "cfg/c", "other"])
+            let old = try await client.get("cfg/a").header.revision
+            #expect(try await client.get("cfg/a", .revision(old), .serializable).kvs.first?.value == Data("1".utf8))
+
+            let swap = Txn()
+                .when(.value("cfg/a", .equal, "1"), .version("cfg/b", .greater, 0))
+                .then(.put("cfg/a", "10", prevKV: true), .get("cfg/", .prefix, .countOnly))
+                .otherwise(.get("cfg/a"))
+            let first = try await client.commit(swap)
+            #expect(first.succeeded && first.responses.count == 2 && first.responses[0].responsePut.prevKv.value == Data("1".utf8))
+            #expect(first.responses[1].responseRange.count == 3)
+            let second = try await client.commit(swap)
+            #expect(!second.succeeded && second.responses.first?.responseRange.kvs.first?.value == Data("10".utf8))
+            let nested = try await client.commit(Txn().then(.txn(Txn().when(.createRevision("missing", .equal, 0)).then(.put("made", "1")))))
+            #expect(nested.succeeded && nested.responses.first?.responseTxn.succeeded == true)
+
+            let deleted = try await client.delete("cfg/", .prefix, .prevKV)
+            #expect(deleted.deleted == 3 && deleted.prevKvs.count == 3)
+            #expect(try await client.get("", .prefix, .countOnly).count == 2)
+        }
+    }
+
+    /// `keepAlive` keeps a short lease alive as long as it is iterated; after that the lease expires.
+    @Test(arguments: [Flavor.etcd, .setcd])
+    func keepAliveStreamHoldsALease(_ flavor: Flavor) async throws {
+        let server = try ServerProcess(flavor)
+        defer { server.cleanUp() }
+        try server.start()
+        try await EtcdClient.withClient(.init(endpoints: [server.clientAddress])) { client in
+            let lease = try await client.grantLease(ttl: 2).id
+            _ = try await client.put("held", "v", lease: lease)
+            let renewals = Task {
+                var count = 0
+                for try await response in client.keepAlive(lease) {
+                    #expect(response.id == lease && response.ttl == 2)
+                    count += 1
+                }
+                return count
+            }
+            try await Task.sleep(for: .seconds(5))
+            #expect(try await client.get("held").kvs.count == 1, "the key outlived its 2 s lease while kept alive")
+            // Revoking the lease ends the stream.
+            _ = try await client.revokeLease(lease)
+            let count = try await renewals.value
+            #expect(count >= 5, "renewed every third of the TTL: \(count)")
+            #expect(try await client.get("held").kvs.isEmpty)
+
+            // Without keep-alives a lease runs out.
+            let short = try await client.grantLease(ttl: 2).id
+            let stopped = Task { for try await _ in client.keepAlive(short) {} }
+            try await Task.sleep(for: .seconds(1))
+            stopped.cancel()
+            try await Task.sleep(for: .seconds(4))
+            #expect(try await client.timeToLive(short).ttl == -1, "lease expired after its keep-alives stopped")
+        }
+    }
+}
