@@ -132,6 +132,7 @@ struct GlobalOptions: ParsableArguments {
     /// Calls `body` with a client for the flags' endpoints. A failure before `body` runs (authentication
     /// refused) exits with etcdctl's bad-connection code.
     func withClient<Result: Sendable>(_ body: (EtcdClient) async throws -> Result) async throws -> Result {
+        _ = try format  // an unknown output format is refused before connecting, as by etcdctl
         let configuration = try clientConfiguration()
         let connected = Mutex(false)
         do {

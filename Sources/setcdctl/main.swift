@@ -18,5 +18,8 @@ do {
         try command.run()
     }
 } catch {
-    SetcdCtl.exit(withError: error)
+    // Help and --version exit 0; a usage error exits 1 with its message, as etcdctl's (cobra's) do.
+    if SetcdCtl.exitCode(for: error) == .success { SetcdCtl.exit(withError: error) }
+    FileHandle.standardError.write(Data((SetcdCtl.fullMessage(for: error) + "\n").utf8))
+    exit(1)
 }

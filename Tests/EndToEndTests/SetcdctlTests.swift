@@ -267,3 +267,26 @@ extension EndToEnd {
         }
     }
 }
+
+extension EndToEnd.Setcdctl {
+    /// Unknown commands and flags, unreachable endpoints and bad files: a message on stderr starting
+    /// with "Error:", etcdctl's exit code, never a crash or stack trace.
+    @Test func badInputGetsAMessageAndEtcdctlsExitCode() throws {
+        let setcdctl = try Binaries.setcdctl()
+        let etcdctl = try Binaries.etcdctl()
+        let cases: [[String]] = [
+            ["frob"], ["get", "--nosuch", "k"], ["--endpoints=127.0.0.1:1", "--dial-timeout=1s", "get", "k"],
+            ["--endpoints=127.0.0.1:1", "--dial-timeout=1s", "put", "k", "v"], ["snapshot", "restore", "/nonexistent/file.db"],
+            ["lease", "revoke", "zz"], ["member", "remove", "xyz"], ["-w", "yaml", "get", "k"], ["watch", "--rev", "abc", "k"],
+        ]
+        for args in cases {
+            let ours = try Subprocess.run(setcdctl, args, timeout: 30)
+            let theirs = try Subprocess.run(etcdctl, args, environment: childEnvironment(["ETCDCTL_API": "3"]), timeout: 30)
+            let stderrLines = ours.stderr.split(separator: "\n")
+            #expect(ours.exitCode == theirs.exitCode, "\(args): setcdctl exit \(ours.exitCode), etcdctl \(theirs.exitCode)")
+            #expect(stderrLines.first?.hasPrefix("Error: ") == true, "\(args): \(ours.stderr)")
+            #expect(!ours.stderr.contains("Fatal error") && !ours.stderr.contains("Stack dump") && ours.exitCode < 128 + 1,
+                    "\(args) crashed: \(ours.stderr)")
+        }
+    }
+}
