@@ -22,30 +22,41 @@ struct AuthService: Etcdserverpb_Auth.SimpleServiceProtocol {
         throw RPCError(code: .unimplemented, message: "unknown method AuthStatus for service etcdserverpb.Auth")
     }
 
-    /// Checks the password here, then issues the token through the log so every member knows it.
+    /// Checks the password here, then issues the token through the log so every member knows it; the
+    /// entry is applied only if the auth state is still the one the password was checked against
+    /// (else the check is made again, as etcd does).
     func authenticate(request: Etcdserverpb_AuthenticateRequest, context: ServerContext) async throws -> Etcdserverpb_AuthenticateResponse {
         try await withEtcdErrors {
             try await member.linearizableReadBarrier()
-            let state = member.auth.current
-            guard state.enabled else { throw AuthError.authNotEnabled }
-            guard let user = state.users[request.name] else { throw AuthError.authFailed }
-            guard let hash = user.passwordHash else {
-                throw RPCError(code: .unknown, message: "auth: authentication failed, password was given for no password user")
+            while true {
+                let state = member.auth.current
+                guard state.enabled else { throw AuthError.authNotEnabled }
+                guard let user = state.users[request.name] else { throw AuthError.authFailed }
+                guard let hash = user.passwordHash else {
+                    throw RPCError(code: .unknown, message: "auth: authentication failed, password was given for no password user")
+                }
+                guard PasswordHash.verify(request.password, against: hash) else { throw AuthError.authFailed }
+                let proposal = Proposal.authenticate(user: request.name, tokenPrefix: AuthStore.tokenPrefix())
+                switch try await member.proposeEntry(.authorized(revision: state.revision, proposal)) {
+                case .token(let issued):
+                    var response = Etcdserverpb_AuthenticateResponse()
+                    response.header = member.header()
+                    response.token = try issued.get()
+                    return response
+                case .rejected(.authOldRevision):
+                    continue
+                case .rejected(let error):
+                    throw error
+                default:
+                    throw EtcdError.corrupt
+                }
             }
-            guard PasswordHash.verify(request.password, against: hash) else { throw AuthError.authFailed }
-            guard case .token(let issued) = try await member.proposeEntry(.authenticate(user: request.name, tokenPrefix: AuthStore.tokenPrefix())) else {
-                throw EtcdError.corrupt
-            }
-            var response = Etcdserverpb_AuthenticateResponse()
-            response.header = member.header()
-            response.token = try issued.get()
-            return response
         }
     }
 
     func userAdd(request: Etcdserverpb_AuthUserAddRequest, context: ServerContext) async throws -> Etcdserverpb_AuthUserAddResponse {
-        let hash = request.options.noPassword ? nil : PasswordHash.make(request.password)
-        try await change(.userAdd(name: request.name, passwordHash: hash))
+        // Hashed only once the caller may add users: hashing is deliberately slow.
+        try await change { .userAdd(name: request.name, passwordHash: request.options.noPassword ? nil : PasswordHash.make(request.password)) }
         return .with { $0.header = member.header() }
     }
 
@@ -78,7 +89,7 @@ struct AuthService: Etcdserverpb_Auth.SimpleServiceProtocol {
     func userChangePassword(
         request: Etcdserverpb_AuthUserChangePasswordRequest, context: ServerContext
     ) async throws -> Etcdserverpb_AuthUserChangePasswordResponse {
-        try await change(.userChangePassword(name: request.name, passwordHash: PasswordHash.make(request.password)))
+        try await change { .userChangePassword(name: request.name, passwordHash: PasswordHash.make(request.password)) }
         return .with { $0.header = member.header() }
     }
 
@@ -147,10 +158,16 @@ struct AuthService: Etcdserverpb_Auth.SimpleServiceProtocol {
     }
 
     /// Proposes a change once the caller may make it, and waits until it is applied.
-    private func change(_ change: AuthChange) async throws {
+    private func change(_ change: @autoclosure () -> AuthChange) async throws {
+        try await self.change(change)
+    }
+
+    /// Proposes the change `make` builds once the caller may make it (so costly parts run only then),
+    /// and waits until it is applied.
+    private func change(_ make: () -> AuthChange) async throws {
         try await withEtcdErrors {
             let revision = try member.authorizeAdmin()
-            let proposal = Proposal.auth(change)
+            let proposal = Proposal.auth(make())
             switch try await member.proposeEntry(revision.map { .authorized(revision: $0, proposal) } ?? proposal) {
             case .auth(nil): return
             case .auth(let error?), .rejected(let error): throw error

@@ -41,7 +41,7 @@ struct ElectionService: V3electionpb_Election.SimpleServiceProtocol {
         var txn = Etcdserverpb_TxnRequest()
         txn.compare = [.createRevision(of: key, equals: createRevision)]
         txn.success = [.put(key, value: value, lease: lease)]
-        guard case .txn(let result) = try await member.propose(.txn(txn)) else { throw EtcdError.corrupt }
+        guard case .txn(let result) = try await member.proposeForCaller(.txn(txn)) else { throw EtcdError.corrupt }
         if !result.succeeded { throw Self.notLeader }
     }
 
@@ -107,7 +107,7 @@ struct ElectionService: V3electionpb_Election.SimpleServiceProtocol {
             var txn = Etcdserverpb_TxnRequest()
             txn.compare = [.createRevision(of: key, equals: request.leader.rev)]
             txn.success = [.delete(key)]
-            _ = try await member.propose(.txn(txn))
+            _ = try await member.proposeForCaller(.txn(txn))
             var response = V3electionpb_ResignResponse()
             response.header = member.header()
             return response

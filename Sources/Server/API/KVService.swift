@@ -23,7 +23,7 @@ struct KVService: Etcdserverpb_KV.SimpleServiceProtocol {
     func put(request: Etcdserverpb_PutRequest, context: ServerContext) async throws -> Etcdserverpb_PutResponse {
         try await withEtcdErrors {
             try RequestChecks.put(request)
-            let leaseKeys = member.auth.isEnabled && request.lease != 0 ? (try member.store.keys(ofLease: request.lease) ?? []) : []
+            let leaseKeys = request.lease != 0 ? (try member.store.keys(ofLease: request.lease) ?? []) : []
             let revision = try member.authorize(Permissions.put(request, leaseKeys: leaseKeys))
             guard case .txn(let txn) = try await member.proposeChecked(.put(request), revision: revision), case .put(let put)? = txn.responses.first else {
                 throw EtcdError.corrupt

@@ -38,7 +38,8 @@ struct LeaseService: Etcdserverpb_Lease.SimpleServiceProtocol {
 
     func leaseRevoke(request: Etcdserverpb_LeaseRevokeRequest, context: ServerContext) async throws -> Etcdserverpb_LeaseRevokeResponse {
         try await withEtcdErrors {
-            let keys = member.auth.isEnabled ? (try member.store.keys(ofLease: request.id) ?? []) : []
+            // The keys are read whether or not authentication is on now: it may be on at the check.
+            let keys = try member.store.keys(ofLease: request.id) ?? []
             let checked = try member.authorize(Permissions.leaseKeys(keys))
             guard case .leaseRevoke(let revision) = try await member.proposeChecked(.leaseRevoke(request), revision: checked) else {
                 throw EtcdError.corrupt
@@ -77,7 +78,10 @@ struct LeaseService: Etcdserverpb_Lease.SimpleServiceProtocol {
             response.ttl = ttl.remaining
             response.grantedTtl = ttl.granted
             if request.keys {
-                response.keys = (try member.store.keys(ofLease: request.id) ?? []).map { Data($0) }
+                // Naming the keys needs read permission on each (etcd's fix for CVE-2023-32082).
+                let keys = try member.store.keys(ofLease: request.id) ?? []
+                try member.authorize { state, user in keys.allSatisfy { state.permits(user, write: false, key: $0, rangeEnd: []) } }
+                response.keys = keys.map { Data($0) }
             }
             return response
         }

@@ -27,7 +27,7 @@ struct LockService: V3lockpb_Lock.SimpleServiceProtocol {
         try await withEtcdErrors {
             var delete = Etcdserverpb_DeleteRangeRequest()
             delete.key = request.key
-            _ = try await member.propose(.deleteRange(delete))
+            _ = try await member.proposeForCaller(.deleteRange(delete))
             var response = V3lockpb_UnlockResponse()
             response.header = member.header()
             return response

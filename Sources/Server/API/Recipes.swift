@@ -15,7 +15,7 @@ struct Recipes {
         txn.compare = [.createRevision(of: key, equals: 0)]
         txn.success = [.put(key, value: value, lease: lease)]
         txn.failure = [.get(key)]
-        guard case .txn(let result) = try await member.propose(.txn(txn)) else { throw EtcdError.corrupt }
+        guard case .txn(let result) = try await member.proposeForCaller(.txn(txn)) else { throw EtcdError.corrupt }
         if result.succeeded { return (result.revision, nil) }
         guard case .range(let range)? = result.responses.first, let kv = range.kvs.first else {
             // Deleted between the compare and the read cannot happen inside one txn.
@@ -26,6 +26,7 @@ struct Recipes {
 
     /// The key under `prefix` with the lowest create revision (the lock owner or election leader).
     func owner(prefix: [UInt8]) throws -> MVCC.KeyValue? {
+        try member.authorize(Permissions.prefixRead(prefix))
         var request = MVCC.RangeRequest(key: prefix, rangeEnd: prefixEnd(prefix))
         request.sortOrder = .ascend
         request.sortTarget = .create
@@ -35,6 +36,7 @@ struct Recipes {
 
     /// Waits until no key under `prefix` has a create revision below `revision`.
     func waitForDeletes(prefix: [UInt8], before revision: Int64) async throws {
+        try member.authorize(Permissions.prefixRead(prefix))
         let end = prefixEnd(prefix)
         while true {
             var request = MVCC.RangeRequest(key: prefix, rangeEnd: end)

@@ -30,7 +30,7 @@ struct WatchService: Etcdserverpb_Watch.SimpleServiceProtocol {
                             try member.authorize { state, user in state.permits(user, write: false, key: watch.key, rangeEnd: watch.rangeEnd) }
                         } catch let error as RPCError {
                             // Refused as etcd refuses it: a created-and-canceled answer, the stream stays open.
-                            stream.reject(reason: "rpc error: code = \(Self.goCodeName(error.code)) desc = \(error.message)")
+                            stream.reject(reason: "rpc error: code = \(error.code.goName) desc = \(error.message)")
                             continue
                         }
                         do {
@@ -56,17 +56,6 @@ struct WatchService: Etcdserverpb_Watch.SimpleServiceProtocol {
             try await group.next()
             stream.close()
             try await group.waitForAll()
-        }
-    }
-
-    /// A gRPC status code as Go's grpc prints it in an error ("PermissionDenied").
-    static func goCodeName(_ code: RPCError.Code) -> String {
-        switch code {
-        case .permissionDenied: return "PermissionDenied"
-        case .invalidArgument: return "InvalidArgument"
-        case .unauthenticated: return "Unauthenticated"
-        case .failedPrecondition: return "FailedPrecondition"
-        default: return "\(code)"
         }
     }
 

@@ -65,6 +65,8 @@ struct AuthState: Codable, Equatable, Sendable {
             }
         }
         let wanted = Self.interval(key: key, rangeEnd: rangeEnd)
+        // An inverted range covers nothing a permission could grant.
+        if let end = wanted.end, !wanted.start.lexicographicallyPrecedes(end) { return false }
         if rangeEnd.isEmpty {
             // A single key: some permission must contain it.
             return intervals.contains { !key.lexicographicallyPrecedes($0.start) && Self.before(key, $0.end) }
@@ -152,7 +154,7 @@ struct AuthState: Codable, Equatable, Sendable {
                 permissions[same].type = permission.type
             } else {
                 permissions.append(permission)
-                // A stable sort by key, as etcd's.
+                // Sorted by key; equal keys keep their order of grant.
                 permissions = permissions.enumerated().sorted {
                     $0.element.key == $1.element.key ? $0.offset < $1.offset : $0.element.key.lexicographicallyPrecedes($1.element.key)
                 }.map(\.element)
@@ -231,12 +233,14 @@ enum AuthError: Error, Equatable {
 enum PasswordHash {
     static let rounds = 10_000
 
+    /// A new salted hash of `password`.
     static func make(_ password: String) -> String {
         let salt = (0..<16).map { _ in UInt8.random(in: 0...255) }
         let derived = pbkdf2(Array(password.utf8), salt: salt, rounds: rounds)
         return "pbkdf2-sha256$\(rounds)$\(Data(salt).base64EncodedString())$\(Data(derived).base64EncodedString())"
     }
 
+    /// Whether `password` is the one `hash` was made from.
     static func verify(_ password: String, against hash: String) -> Bool {
         let parts = hash.split(separator: "$")
         guard parts.count == 4, parts[0] == "pbkdf2-sha256", let rounds = Int(parts[1]), rounds > 0,

@@ -10,6 +10,9 @@ import Synchronization
 final class AuthStore: Sendable {
     private struct Token {
         let user: String
+        /// The user's password hash when the token was issued: a token outlives neither a new
+        /// password nor the user.
+        let passwordHash: String?
         var expiry: ContinuousClock.Instant
     }
 
@@ -28,40 +31,36 @@ final class AuthStore: Sendable {
 
     var isEnabled: Bool { state.withLock { $0.enabled } }
 
-    /// Installs the state after an applied change (or a snapshot); tokens of deleted users and users
-    /// with a new password are dropped, and all of them when authentication is turned off.
+    /// Installs the state after an applied change (or a snapshot), dropping the tokens it voids:
+    /// all of them when authentication is off, and those of deleted users or users with a new password.
     func committed(_ next: AuthState) {
-        let previous = state.withLock { state in
-            defer { state = next }
-            return state
-        }
-        tokens.withLock { tokens in
-            if !next.enabled {
-                tokens.removeAll()
-                return
-            }
-            tokens = tokens.filter { _, token in
-                guard let before = previous.users[token.user], let after = next.users[token.user] else { return false }
-                return before.passwordHash == after.passwordHash
-            }
-        }
+        state.withLock { $0 = next }
+        tokens.withLock { tokens in tokens = tokens.filter { Self.isValid($0.value, in: next) } }
     }
 
-    /// Registers a token issued by an applied Authenticate entry.
-    func addToken(_ token: String, user: String) {
+    /// Whether a token still stands in `state`.
+    private static func isValid(_ token: Token, in state: AuthState) -> Bool {
+        state.enabled && state.users[token.user]?.passwordHash == token.passwordHash
+    }
+
+    /// Registers a token issued by an applied Authenticate entry, for the user's password as of that
+    /// entry (`passwordHash`).
+    func addToken(_ token: String, user: String, passwordHash: String?) {
         let now = ContinuousClock.now
         tokens.withLock { tokens in
             tokens = tokens.filter { $0.value.expiry > now }
-            tokens[token] = Token(user: user, expiry: now + tokenTTL)
+            tokens[token] = Token(user: user, passwordHash: passwordHash, expiry: now + tokenTTL)
         }
     }
 
-    /// The user a token belongs to, restarting its TTL; nil for an unknown or expired token.
+    /// The user a token belongs to, restarting its TTL; nil for an unknown or expired token, or one
+    /// the auth state has voided since it was issued.
     func user(ofToken token: String) -> String? {
         let now = ContinuousClock.now
+        let current = self.current
         return tokens.withLock { tokens in
             guard var entry = tokens[token] else { return nil }
-            guard entry.expiry > now else {
+            guard entry.expiry > now, Self.isValid(entry, in: current) else {
                 tokens[token] = nil
                 return nil
             }
@@ -87,11 +86,9 @@ final class AuthStore: Sendable {
 
 /// Who sent the request being served: set by `AuthInterceptor` from the request's token.
 enum AuthContext {
-    /// The caller: a user and the auth revision their token was checked at; nil for a request
-    /// without a token.
+    /// The caller: the user their token names; nil for a request without a token.
     struct Caller: Sendable {
         let user: String
-        let revision: UInt64
     }
 
     @TaskLocal static var caller: Caller?
@@ -111,13 +108,16 @@ struct AuthInterceptor: ServerInterceptor {
     ) async throws -> StreamingServerResponse<Output> {
         let token = request.metadata[stringValues: "token"].first(where: { _ in true })
             ?? request.metadata[stringValues: "authorization"].first(where: { _ in true })
-        guard let token else { return try await next(request, context) }
+        // Authenticate ignores the token (clientv3 sends its old one when it logs in again).
+        guard let token, context.descriptor.fullyQualifiedMethod != "etcdserverpb.Auth/Authenticate" else {
+            return try await next(request, context)
+        }
         guard let user = await member.resolveToken(token) else {
             throw context.descriptor.service.fullyQualifiedService == "etcdserverpb.Maintenance"
                 && context.descriptor.method != "Status" && context.descriptor.method != "Alarm"
                 ? AuthError.invalidAuthToken.maintenanceError : AuthError.invalidAuthToken.rpcError
         }
-        let caller = AuthContext.Caller(user: user, revision: member.auth.current.revision)
+        let caller = AuthContext.Caller(user: user)
         var response = try await AuthContext.$caller.withValue(caller) { try await next(request, context) }
         // A streaming handler (a watch) runs in the response's producer, after `next` returned.
         if case .success(var contents) = response.accepted {
@@ -136,10 +136,14 @@ extension Member {
         if let user = auth.user(ofToken: token) { return user }
         guard let index = AuthStore.issueIndex(ofToken: token) else { return nil }
         let deadline = ContinuousClock.now + .seconds(1)
-        while store.consistentIndex < index && ContinuousClock.now < deadline {
+        while ContinuousClock.now < deadline {
+            // The token is registered just after the store records its entry's index.
+            let applied = store.consistentIndex >= index
             try? await Task.sleep(for: .milliseconds(10))
+            if let user = auth.user(ofToken: token) { return user }
+            if applied { return nil }
         }
-        return auth.user(ofToken: token)
+        return nil
     }
 
     /// Checks the caller's permission with `permits` when authentication is enabled; returns the auth
@@ -165,9 +169,20 @@ extension Member {
         return state.revision
     }
 
-    /// Proposes a request whose permissions were checked at auth `revision` (nil: not checked, as
-    /// authentication was disabled): it is applied only if the auth state is still the one checked.
+    /// Proposes a client's request whose permissions were checked at auth revision `revision` (nil:
+    /// authentication was disabled): it is applied only if the auth state then is the one checked, or
+    /// authentication is (still) disabled.
     func proposeChecked(_ proposal: Proposal, revision: UInt64?) async throws -> OperationResult {
-        try await propose(revision.map { .authorized(revision: $0, proposal) } ?? proposal)
+        try await propose(.authorized(revision: revision ?? 0, proposal))
+    }
+
+    /// Proposes a txn or a delete for the caller of a recipe service (lock, election), checked as the
+    /// KV service checks them.
+    func proposeForCaller(_ proposal: Proposal) async throws -> OperationResult {
+        switch proposal {
+        case .txn(let txn): return try await proposeChecked(proposal, revision: authorize(Permissions.txn(txn)))
+        case .deleteRange(let delete): return try await proposeChecked(proposal, revision: authorize(Permissions.delete(delete)))
+        default: throw EtcdError.corrupt
+        }
     }
 }

@@ -4,6 +4,7 @@ import Foundation
 /// Which key permissions each KV request needs (etcd's `apply_auth.go`), as checks on an auth state
 /// for a user. Unlike etcd 3.4, the ops of a nested txn are checked too.
 enum Permissions {
+    /// Read on the range.
     static func range(_ r: Etcdserverpb_RangeRequest) -> (AuthState, String) -> Bool {
         { state, user in state.permits(user, write: false, key: Array(r.key), rangeEnd: Array(r.rangeEnd)) }
     }
@@ -13,15 +14,21 @@ enum Permissions {
         { state, user in
             state.permits(user, write: true, key: Array(r.key), rangeEnd: [])
                 && (!r.prevKv || state.permits(user, write: false, key: Array(r.key), rangeEnd: []))
-                && leaseKeys.allSatisfy { state.permits(user, write: true, key: $0, rangeEnd: []) }
+                && Self.leaseKeys(leaseKeys)(state, user)
         }
     }
 
+    /// Write on the range, read too for `prev_kv`.
     static func delete(_ r: Etcdserverpb_DeleteRangeRequest) -> (AuthState, String) -> Bool {
         { state, user in
             state.permits(user, write: true, key: Array(r.key), rangeEnd: Array(r.rangeEnd))
                 && (!r.prevKv || state.permits(user, write: false, key: Array(r.key), rangeEnd: Array(r.rangeEnd)))
         }
+    }
+
+    /// Every key under `prefix`, read and write (the recipes' reads of their prefix).
+    static func prefixRead(_ prefix: [UInt8]) -> (AuthState, String) -> Bool {
+        { state, user in state.permits(user, write: false, key: prefix, rangeEnd: KeyRanges.prefixEnd(of: prefix)) }
     }
 
     /// Read on every compared key; each op of both branches as on its own (a put's lease aside, as

@@ -130,7 +130,7 @@ final class Applier: @unchecked Sendable {
         case renew(requestID: UInt64, lease: Int64)
         case alarm(requestID: UInt64, Etcdserverpb_AlarmRequest, fresh: Bool)
         case auth(requestID: UInt64, AuthError?)
-        case token(requestID: UInt64, Result<(token: String, user: String), AuthError>)
+        case token(requestID: UInt64, Result<(token: String, user: String, passwordHash: String?), AuthError>)
         case rejected(requestID: UInt64, AuthError)
     }
 
@@ -164,7 +164,8 @@ final class Applier: @unchecked Sendable {
                     continue
                 }
                 if case .authorized(let revision, let inner) = proposal {
-                    // Permissions were checked at `revision`; a change since then voids the check.
+                    // Permissions were checked at `revision` (0: authentication was off); a change
+                    // since then voids the check.
                     if pendingAuth.enabled && revision != pendingAuth.revision {
                         operations.append((entry.index, .noop))
                         followups.append(.rejected(requestID: requestID, .authOldRevision))
@@ -191,13 +192,13 @@ final class Applier: @unchecked Sendable {
                     operations.append((entry.index, operation))
                     followups.append(.auth(requestID: requestID, outcome))
                 case .authenticate(let user, let prefix):
-                    let outcome: Result<(token: String, user: String), AuthError>
+                    let outcome: Result<(token: String, user: String, passwordHash: String?), AuthError>
                     if !pendingAuth.enabled {
                         outcome = .failure(.authNotEnabled)
-                    } else if pendingAuth.users[user]?.passwordHash == nil {
-                        outcome = .failure(.authFailed)
+                    } else if let hash = pendingAuth.users[user]?.passwordHash {
+                        outcome = .success(("\(prefix).\(entry.index)", user, hash))
                     } else {
-                        outcome = .success(("\(prefix).\(entry.index)", user))
+                        outcome = .failure(.authFailed)
                     }
                     operations.append((entry.index, .noop))
                     followups.append(fresh ? .token(requestID: requestID, outcome) : .none)
@@ -256,6 +257,10 @@ final class Applier: @unchecked Sendable {
             fatalError("setcd: apply failed: \(error)")
         }
         if authChanged { auth.committed(pendingAuth) }
+        // Tokens are known before readers waiting for this index go on.
+        for followup in followups {
+            if case .token(_, .success(let issued)) = followup { auth.addToken(issued.token, user: issued.user, passwordHash: issued.passwordHash) }
+        }
         appliedIndex = max(appliedIndex, last.index)
         reads.applied(upTo: appliedIndex)
         for (followup, result) in zip(followups, results) {
@@ -274,7 +279,6 @@ final class Applier: @unchecked Sendable {
             case .auth(let requestID, let error):
                 waits.resolve(requestID, with: .auth(error))
             case .token(let requestID, let outcome):
-                if case .success(let issued) = outcome { auth.addToken(issued.token, user: issued.user) }
                 waits.resolve(requestID, with: .token(outcome.map(\.token)))
             case .rejected(let requestID, let error):
                 waits.resolve(requestID, with: .rejected(error))
@@ -403,7 +407,9 @@ final class Applier: @unchecked Sendable {
     /// The auth state recorded in the store (a fresh one if none is).
     static func loadAuth(from store: MVCCStore) -> AuthState {
         guard let record = ((try? store.clusterRecords()) ?? []).first(where: { $0.key == AuthState.recordKey }) else { return AuthState() }
-        return AuthState.decode(record.value) ?? AuthState()
+        // An unreadable record must not silently turn authentication off.
+        guard let state = AuthState.decode(record.value) else { fatalError("setcd: the stored auth state cannot be decoded") }
+        return state
     }
 
     /// The member records held in the store.
