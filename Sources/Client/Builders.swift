@@ -9,23 +9,46 @@ public enum GetOption: Sendable {
     case fromKey
     /// Keys up to (not including) this one.
     case rangeEnd(String)
+    /// At most this many key-values (the response's `more` tells if there were others).
     case limit(Int64)
     /// Read at this revision (0: the current one).
     case revision(Int64)
     /// Answer from the member's own state, without a linearizable read barrier.
     case serializable
+    /// Keys without their values.
     case keysOnly
+    /// Only the number of keys (in the response's `count`).
     case countOnly
+    /// The order of the key-values.
     case sort(by: Etcdserverpb_RangeRequest.SortTarget, order: Etcdserverpb_RangeRequest.SortOrder)
+
+    /// With an empty key, a prefix or from-key read covers every key (clientv3's rule).
+    var widensToEveryKey: Bool {
+        switch self {
+        case .prefix, .fromKey: true
+        default: false
+        }
+    }
 }
 
 /// Options of a delete: `client.delete("dir/", .prefix, .prevKV)`.
 public enum DeleteOption: Sendable {
+    /// Every key starting with the key.
     case prefix
+    /// Every key from the key on.
     case fromKey
+    /// Keys up to (not including) this one.
     case rangeEnd(String)
     /// Return the deleted key-values.
     case prevKV
+
+    /// With an empty key, a prefix or from-key delete covers every key (clientv3's rule).
+    var widensToEveryKey: Bool {
+        switch self {
+        case .prefix, .fromKey: true
+        default: false
+        }
+    }
 }
 
 extension Etcdserverpb_RangeRequest {
@@ -49,7 +72,7 @@ extension Etcdserverpb_RangeRequest {
             }
         }
         // An empty key with a prefix or from-key means every key, as in clientv3.
-        if key.isEmpty && !rangeEnd.isEmpty {
+        if key.isEmpty && options.contains(where: \.widensToEveryKey) {
             self.key = Data([0])
             rangeEnd = Data([0])
         }
@@ -69,7 +92,7 @@ extension Etcdserverpb_DeleteRangeRequest {
             case .prevKV: prevKv = true
             }
         }
-        if key.isEmpty && !rangeEnd.isEmpty {
+        if key.isEmpty && options.contains(where: \.widensToEveryKey) {
             self.key = Data([0])
             rangeEnd = Data([0])
         }

@@ -47,8 +47,9 @@ public final class EtcdClient: Sendable {
     public struct TLS: Sendable {
         /// PEM file of the certificate authorities to trust; nil for the system's.
         public var caFile: String?
-        /// PEM files of the client certificate and its key, for servers that verify clients.
+        /// PEM file of the client certificate, for servers that verify clients.
         public var certFile: String?
+        /// PEM file of the client certificate's private key.
         public var keyFile: String?
         /// Accept any server certificate (etcdctl's `--insecure-skip-tls-verify`).
         public var skipVerification = false

@@ -86,7 +86,9 @@ extension EtcdClient {
     public func keepAlive(_ id: Int64) -> AsyncThrowingStream<Etcdserverpb_LeaseKeepAliveResponse, any Error> {
         AsyncThrowingStream { continuation in
             let task = Task {
-                var expiry: ContinuousClock.Instant?
+                // Until the first renewal tells the TTL, give up after the longest TTL a lease gets by
+                // default (clientv3's session TTL).
+                var expiry = ContinuousClock.now + .seconds(60)
                 while !Task.isCancelled {
                     do {
                         let response = try await keepAliveOnce(id)
@@ -95,7 +97,7 @@ extension EtcdClient {
                         expiry = .now + .seconds(response.ttl)
                         try await Task.sleep(for: .milliseconds(max(response.ttl * 1000 / 3, 500)))
                     } catch where !Task.isCancelled {
-                        if let expiry, ContinuousClock.now >= expiry {
+                        if ContinuousClock.now >= expiry {
                             continuation.finish(throwing: error)
                             return
                         }
@@ -115,12 +117,14 @@ extension EtcdClient {
         var keepAlive = Etcdserverpb_LeaseKeepAliveRequest()
         keepAlive.id = id
         let request = keepAlive
-        return try await leases.leaseKeepAlive(metadata: metadata, options: options, requestProducer: { writer in
-            try await writer.write(request)
-        }, onResponse: { response in
-            for try await message in response.messages { return message }
-            throw RPCError(code: .unavailable, message: "keep-alive stream closed without an answer")
-        })
+        return try await authenticated { metadata in
+            try await leases.leaseKeepAlive(metadata: metadata, options: options, requestProducer: { writer in
+                try await writer.write(request)
+            }, onResponse: { response in
+                for try await message in response.messages { return message }
+                throw RPCError(code: .unavailable, message: "keep-alive stream closed without an answer")
+            })
+        }
     }
 }
 

@@ -8,7 +8,7 @@ import NIOCore
 /// client making more than 200 calls in 30 seconds to etcd lost its connection and its calls in flight.
 /// This handler sits next to the socket, acknowledges each PING (as the HTTP/2 handler would) and
 /// passes every other frame on unchanged. It reads only the 9-byte frame headers.
-final class PingAnswerer: ChannelDuplexHandler, RemovableChannelHandler {
+final class PingAnswerer: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
     typealias OutboundIn = IOData
@@ -23,6 +23,11 @@ final class PingAnswerer: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
+        // The usual case: whole frames and no PING among them pass on untouched, without a copy.
+        if pending.readableBytes == 0 && Self.wholeFramesWithoutPing(bytes) {
+            context.fireChannelRead(data)
+            return
+        }
         pending.writeBuffer(&bytes)
         var passOn = context.channel.allocator.buffer(capacity: pending.readableBytes)
         var answered = false
@@ -47,6 +52,22 @@ final class PingAnswerer: ChannelDuplexHandler, RemovableChannelHandler {
         pending.discardReadBytes()
         if answered { context.flush() }
         if passOn.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(passOn)) }
+    }
+}
+
+extension PingAnswerer {
+    /// Whether `bytes` is a sequence of complete frames none of which is a PING awaiting an answer.
+    private static func wholeFramesWithoutPing(_ bytes: ByteBuffer) -> Bool {
+        var index = bytes.readerIndex
+        while index < bytes.writerIndex {
+            guard bytes.writerIndex - index >= frameHeaderLength, let length = bytes.getUInt24(at: index),
+                  bytes.writerIndex - index >= frameHeaderLength + Int(length),
+                  let type = bytes.getInteger(at: index + 3, as: UInt8.self)
+            else { return false }
+            if type == pingType { return false }
+            index += frameHeaderLength + Int(length)
+        }
+        return true
     }
 }
 

@@ -104,7 +104,11 @@ extension EtcdClient {
             } catch let error as EtcdClientError {
                 throw error
             } catch where !Task.isCancelled {
-                // The member went away (or lost its leader): reconnect and resume where we were.
+                // The member went away (or lost its leader, or no longer knows our token): reconnect
+                // and resume where we were.
+                if let rpc = error as? RPCError, configuration.credentials != nil, Self.isStaleToken(rpc) {
+                    try? await refreshToken(initial: false)
+                }
                 try await Task.sleep(for: backoff)
                 backoff = min(backoff * 2, .seconds(1))
                 continue
