@@ -53,6 +53,7 @@ struct CheckCommand: AsyncParsableCommand {
                         bar.advance()
                     }
                 }
+                defer { ticker.cancel() }
                 let report = try await LoadReport.run(
                     configuration: configuration, clients: workload.clients, rate: workload.rate,
                     duration: .seconds(workload.seconds), limit: nil, prefix: Array(prefix.utf8), keySize: 256, valueSize: 1024, bar: nil)

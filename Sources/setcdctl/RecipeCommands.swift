@@ -30,13 +30,16 @@ struct LockCommand: AsyncParsableCommand {
                 let mutex = EtcdMutex(session: session, name: name)
                 let header = try await stop.cancelling { try await mutex.lock() }
                 if !command.isEmpty {
-                    let status = Result { try runChild(command, environment: ["ETCD_LOCK_KEY": mutex.key, "ETCD_LOCK_REV": "\(header.revision)"]) }
-                    try await mutex.unlock()
-                    switch status {
-                    case .success(0): return
-                    case .success(let code): throw CtlError(code: ExitCode.error, message: "exit status \(code)")
-                    case .failure(let error): throw error
+                    let outcome: Result<String?, any Error>
+                    do {
+                        outcome = .success(try await runChild(command, environment: ["ETCD_LOCK_KEY": mutex.key, "ETCD_LOCK_REV": "\(header.revision)"]))
+                    } catch {
+                        outcome = .failure(error)
                     }
+                    // The lock is released however the command ended.
+                    try await mutex.unlock()
+                    if let failure = try outcome.get() { throw CtlError(code: ExitCode.error, message: failure) }
+                    return
                 }
                 let held = try await client.get(mutex.key)
                 if held.kvs.isEmpty { throw CtlError(code: ExitCode.error, message: "lock lost on init") }
@@ -165,19 +168,54 @@ final class TerminationSignal: Sendable {
 }
 
 /// Runs `command` (found on `PATH` as Go's exec does) with stdin, stdout and stderr inherited and
-/// `environment` added to setcdctl's own; returns its exit status.
-func runChild(_ command: [String], environment: [String: String]) throws -> Int32 {
+/// `environment` added to setcdctl's own, in setcdctl's process group and with SIGINT and SIGTERM at
+/// their default actions (so Ctrl-C reaches it as it reaches etcdctl's child); waits for it off the
+/// concurrency pool. Returns nil when it exited with status 0, else Go's description of how it ended
+/// ("exit status 3", "signal: interrupt").
+func runChild(_ command: [String], environment: [String: String]) async throws -> String? {
     let current = ProcessInfo.processInfo.environment
     guard let executable = findExecutable(command[0], path: current["PATH"] ?? "") else {
         throw CtlError(code: ExitCode.error, message: "exec: \(goQuote(command[0])): executable file not found in $PATH")
     }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = Array(command.dropFirst())
-    process.environment = current.merging(environment) { _, added in added }
-    try process.run()
-    process.waitUntilExit()
-    return process.terminationStatus
+    let variables = current.merging(environment) { _, added in added }.map { "\($0.key)=\($0.value)" }
+    let argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
+    let envp: [UnsafeMutablePointer<CChar>?] = variables.map { strdup($0) } + [nil]
+    defer {
+        for pointer in argv + envp { free(pointer) }
+    }
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    var defaults = sigset_t()
+    sigemptyset(&defaults)
+    sigaddset(&defaults, SIGINT)
+    sigaddset(&defaults, SIGTERM)
+    posix_spawnattr_setsigdefault(&attributes, &defaults)
+    // The spawning thread (a concurrency pool thread) blocks signals; the command must not inherit that.
+    var unblocked = sigset_t()
+    sigemptyset(&unblocked)
+    posix_spawnattr_setsigmask(&attributes, &unblocked)
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+    var pid: pid_t = 0
+    let spawned = posix_spawn(&pid, executable, nil, &attributes, argv, envp)
+    guard spawned == 0 else {
+        throw CtlError(code: ExitCode.error, message: "fork/exec \(executable): \(String(cString: strerror(spawned)))")
+    }
+    let child = pid
+    let status: Int32 = await withCheckedContinuation { continuation in
+        let waiter = Thread {
+            var status: Int32 = 0
+            while waitpid(child, &status, 0) < 0 && errno == EINTR {}
+            continuation.resume(returning: status)
+        }
+        waiter.start()
+    }
+    let signal = status & 0x7f
+    if signal == 0 {
+        let code = (status >> 8) & 0xff
+        return code == 0 ? nil : "exit status \(code)"
+    }
+    return "signal: " + String(cString: strsignal(signal)).lowercased()
 }
 
 /// `name` itself if it names a path, else the first executable file called `name` in `path`'s folders.

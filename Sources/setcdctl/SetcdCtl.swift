@@ -5,6 +5,7 @@ import Synchronization
 import GRPCCore
 import Server
 import EtcdCtl
+import EtcdProto
 
 /// The root command: global flags and the command tree, as etcdctl's.
 struct SetcdCtl: AsyncParsableCommand {
@@ -221,30 +222,8 @@ func runReportingErrors(_ body: () async throws -> Void) async -> Never {
 /// ("etcdserver: ..."), other gRPC failures as Go's gRPC prints them.
 func describe(_ error: any Error) -> String {
     if let rpc = error as? RPCError {
-        return rpc.message.hasPrefix("etcdserver: ") ? rpc.message : "rpc error: code = \(goName(rpc.code)) desc = \(rpc.message)"
+        return rpc.message.hasPrefix("etcdserver: ") ? rpc.message : "rpc error: code = \(rpc.code.goName) desc = \(rpc.message)"
     }
     return "\(error)"
 }
 
-/// A gRPC status code as Go's grpc names it ("PermissionDenied").
-func goName(_ code: RPCError.Code) -> String {
-    switch code {
-    case .cancelled: return "Canceled"
-    case .unknown: return "Unknown"
-    case .invalidArgument: return "InvalidArgument"
-    case .deadlineExceeded: return "DeadlineExceeded"
-    case .notFound: return "NotFound"
-    case .alreadyExists: return "AlreadyExists"
-    case .permissionDenied: return "PermissionDenied"
-    case .resourceExhausted: return "ResourceExhausted"
-    case .failedPrecondition: return "FailedPrecondition"
-    case .aborted: return "Aborted"
-    case .outOfRange: return "OutOfRange"
-    case .unimplemented: return "Unimplemented"
-    case .internalError: return "Internal"
-    case .unavailable: return "Unavailable"
-    case .dataLoss: return "DataLoss"
-    case .unauthenticated: return "Unauthenticated"
-    default: return "\(code)"
-    }
-}

@@ -41,7 +41,8 @@ struct TxnCommand: AsyncParsableCommand {
     private func readSection() throws -> [String] {
         var lines: [String] = []
         while true {
-            guard let line = readLine(strippingNewline: false), line.hasSuffix("\n") else {
+            // A "\r\n" ending is one Character, so look at the last byte.
+            guard let line = readLine(strippingNewline: false), line.utf8.last == UInt8(ascii: "\n") else {
                 throw CtlError(code: ExitCode.invalidInput, message: "EOF")
             }
             let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)

@@ -79,12 +79,11 @@ struct WatchCommand: AsyncParsableCommand {
                         "ETCD_WATCH_KEY": goQuote(String(decoding: event.kv.key, as: UTF8.self)),
                         "ETCD_WATCH_VALUE": goQuote(String(decoding: event.kv.value, as: UTF8.self)),
                     ]
-                    let status = Result { try runChild(command, environment: environment) }
-                    let failure: String? = switch status {
-                    case .success(0): nil
-                    case .success(let code): "exit status \(code)"
-                    case .failure(let error as CtlError): error.message
-                    case .failure(let error): "\(error)"
+                    let failure: String?
+                    do {
+                        failure = try await runChild(command, environment: environment)
+                    } catch let error as CtlError {
+                        failure = error.message
                     }
                     if let failure {
                         let quoted = "[" + command.map(goQuote).joined(separator: " ") + "]"
@@ -108,10 +107,10 @@ struct WatchCommand: AsyncParsableCommand {
     /// `-i`: each stdin line `watch [options] <key> [range_end] [-- command ...]` starts a watch that
     /// prints concurrently with the others; the input ending is an error, as in etcdctl.
     private func watchInteractively(_ client: EtcdClient, printer: any Printer, envKey: String, envRange: String) async throws {
+        let lines = StandardInputLines()
         try await withThrowingTaskGroup(of: Void.self) { group in
             while true {
-                let line = await Task.detached { readLine(strippingNewline: true) }.value
-                guard let line else {
+                guard let line = await lines.next() else {
                     throw CtlError(code: ExitCode.invalidInput, message: "Error reading watch request line: EOF")
                 }
                 let words = try TxnGrammar.argify(line)
@@ -191,4 +190,25 @@ struct WatchFlags: ParsableArguments {
 struct WatchLine: ParsableArguments {
     @OptionGroup var options: WatchFlags
     @Argument var args: [String] = []
+}
+
+/// Lines of stdin, read on a thread of their own so the blocking reads never hold a thread of the
+/// concurrency pool; nil at the end of the input.
+final class StandardInputLines: Sendable {
+    private let (stream, continuation) = AsyncStream<String>.makeStream()
+
+    init() {
+        let continuation = continuation
+        let reader = Thread {
+            while let line = readLine(strippingNewline: true) { continuation.yield(line) }
+            continuation.finish()
+        }
+        reader.start()
+    }
+
+    /// The next line; one consumer at a time.
+    func next() async -> String? {
+        var iterator = stream.makeAsyncIterator()
+        return await iterator.next()
+    }
 }
