@@ -77,9 +77,20 @@ public final class WriteAheadLog {
         try FileIO.makeDirectories(directory)
         // From here on the instance owns every descriptor: if recovery throws, deinit closes them.
         let log = WriteAheadLog(directory: directory, directoryFD: try FileIO.open(directory, flags: O_RDONLY | O_DIRECTORY), segmentSize: segmentSize)
-        guard try FileIO.tryLock(log.directoryFD, what: directory) else { throw .locked(directory: directory) }
+        guard try lockWithin(log.directoryFD, directory: directory, attempts: 100) else { throw .locked(directory: directory) }
         let contents = try log.recover()
         return (log, contents)
+    }
+
+    /// Locks the directory, trying again for about a second: a process being spawned by this one holds
+    /// a copy of every descriptor until it execs (close-on-exec applies only then), so a lock just
+    /// released here can look taken for a moment.
+    private static func lockWithin(_ fd: Int32, directory: String, attempts: Int) throws(WALError) -> Bool {
+        for attempt in 0..<attempts {
+            if try FileIO.tryLock(fd, what: directory) { return true }
+            if attempt + 1 < attempts { usleep(10_000) }
+        }
+        return false
     }
 
     private init(directory: String, directoryFD: Int32, segmentSize: Int) {
