@@ -290,3 +290,21 @@ extension EndToEnd.Setcdctl {
         }
     }
 }
+
+extension EndToEnd.Setcdctl {
+    /// Ctrl-C (SIGINT to the foreground process group) while `lock` runs a command: the command dies of it,
+    /// the lock is released, and the verdict is etcdctl's.
+    @Test(arguments: [Flavor.etcd, .setcd])
+    func interruptedLockCommandMatchesEtcdctl(_ flavor: Flavor) throws {
+        try clientDifferential(flavor) { s in
+            // A session of its own (setsid), so the signal reaches the client and its command but not the tests.
+            let holder = try Subprocess("/usr/bin/setsid", [s.etcdctlPath] + s.globalArguments + ["lock", "L", "--", "sleep", "30"],
+                                        environment: childEnvironment(["ETCDCTL_API": "3"]))
+            Thread.sleep(forTimeInterval: 2)
+            kill(-holder.pid, SIGINT)
+            s.record("lock ended within 10 s of SIGINT", "\(holder.wait(seconds: 10))")
+            s.record("lock L -- sleep 30 (interrupted)", Session.render(holder.stop()))
+            s.ctl("get", "L", "--prefix", "--keys-only")
+        }
+    }
+}
