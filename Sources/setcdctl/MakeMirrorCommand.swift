@@ -64,6 +64,8 @@ struct MakeMirrorCommand: AsyncParsableCommand {
         let end = prefix.isEmpty ? [UInt8(0)] : KeyRanges.prefixEnd(of: start)
         var revision: Int64 = 0
         var next = start
+        // A bar over the initial copy, on a terminal only (its size is known from the first page).
+        var bar: ProgressBar?
         while true {
             var request = Etcdserverpb_RangeRequest()
             request.key = Data(next)
@@ -71,17 +73,22 @@ struct MakeMirrorCommand: AsyncParsableCommand {
             request.limit = Self.batchSize
             request.revision = revision
             let response = try await source.range(request)
-            if revision == 0 { revision = response.header.revision }
+            if revision == 0 {
+                revision = response.header.revision
+                bar = ProgressBar(total: Int(response.count))
+            }
             for kv in response.kvs {
                 var put = Etcdserverpb_PutRequest()
                 put.key = Data(rename.apply(Array(kv.key)))
                 put.value = kv.value
                 _ = try await target.put(put)
                 total.increment()
+                bar?.advance()
             }
             guard response.more, let last = response.kvs.last else { break }
             next = Array(last.key) + [0]
         }
+        bar?.finish()
         var watch = WatchOptions(key: start, rangeEnd: end, startRevision: revision + 1)
         watch.prevKV = false
         for try await change in source.watch(watch) {
