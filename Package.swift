@@ -32,6 +32,8 @@ let package = Package(
         .target(name: "Raft"),
         .target(name: "WAL", dependencies: ["CZlib"]),
         .target(name: "MVCC", dependencies: ["LMDB"]),
+        // etcd's v2 key tree (the v2 keys API): standard library only.
+        .target(name: "V2Store"),
         .target(
             name: "EtcdProto",
             dependencies: [
@@ -83,6 +85,7 @@ let package = Package(
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
         .testTarget(name: "WALTests", dependencies: ["WAL"]),
         .testTarget(name: "RaftTests", dependencies: ["Raft"]),
+        .testTarget(name: "V2StoreTests", dependencies: ["V2Store"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "LMDB"]),
         .testTarget(
             name: "ServerTests",
