@@ -45,7 +45,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "LMDB", "WAL", "Raft", "MVCC", "EtcdProto",
+                "LMDB", "WAL", "Raft", "MVCC", "EtcdProto", "V2Store",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "NIOCore", package: "swift-nio"),

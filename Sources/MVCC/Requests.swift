@@ -176,6 +176,19 @@ public enum Operation: Sendable, Equatable {
     /// Stores (or, with a nil value, deletes) a cluster record, such as a member, atomically with the
     /// applied index; it changes no revision. The key is 1 to 511 bytes.
     case clusterRecord(key: [UInt8], value: [UInt8]?)
+    /// Several cluster record changes at once (e.g. every node a v2 request touched).
+    case clusterRecords([ClusterRecordChange])
+}
+
+/// A cluster record to store (or, with a nil value, delete).
+public struct ClusterRecordChange: Sendable, Equatable {
+    public var key: [UInt8]
+    public var value: [UInt8]?
+
+    public init(key: [UInt8], value: [UInt8]?) {
+        self.key = key
+        self.value = value
+    }
 }
 
 /// The result of applying an `Operation`.

@@ -49,15 +49,22 @@ struct Writer {
             case .noop:
                 return .noop(revision: revision)
             case .clusterRecord(let key, let value):
-                if let value {
-                    try txn.put(schema.cluster, key, value)
-                } else {
-                    try txn.delete(schema.cluster, key)
-                }
+                try writeRecord(key, value)
+                return .noop(revision: revision)
+            case .clusterRecords(let changes):
+                for change in changes { try writeRecord(change.key, change.value) }
                 return .noop(revision: revision)
             }
         } catch let error as MVCCError {
             return .failure(error)
+        }
+    }
+
+    private func writeRecord(_ key: [UInt8], _ value: [UInt8]?) throws {
+        if let value {
+            try txn.put(schema.cluster, key, value)
+        } else {
+            try txn.delete(schema.cluster, key)
         }
     }
 

@@ -31,10 +31,12 @@ enum Proposal {
     /// A request whose permissions the proposer checked at auth revision `revision`: applied only if
     /// the auth state has not changed since (else etcd's "revision of auth store is old").
     indirect case authorized(revision: UInt64, Proposal)
+    /// A v2 keys request (`--enable-v2`).
+    case v2(V2Request)
 
     private enum Tag: UInt8 {
         case put = 1, deleteRange, txn, compaction, leaseGrant, leaseRevoke, leaseRenew, memberAttributes, memberPeerURLs, alarm
-        case auth, authenticate, authorized
+        case auth, authenticate, authorized, v2
     }
 
     /// The bytes of the log entry.
@@ -65,6 +67,7 @@ enum Proposal {
         case .auth(let change): (.auth, Array(try Self.json.encode(change)))
         case .authenticate(let user, let prefix): (.authenticate, Array(try Self.json.encode([user, prefix])))
         case .authorized(let revision, let inner): (.authorized, withUnsafeBytes(of: revision.bigEndian, Array.init) + (try inner.taggedBody()))
+        case .v2(let request): (.v2, Array(try Self.json.encode(request)))
         }
         return [tag.rawValue] + body
     }
@@ -107,6 +110,7 @@ enum Proposal {
             guard body.count > 8 else { throw ProposalDecodingError() }
             let revision = body.prefix(8).reduce(0) { $0 << 8 | UInt64($1) }
             self = .authorized(revision: revision, try Proposal(taggedBody: body.dropFirst(8)))
+        case .v2: self = .v2(try JSONDecoder().decode(V2Request.self, from: Data(body)))
         }
     }
 
@@ -116,6 +120,8 @@ enum Proposal {
         case .put, .leaseGrant: return true
         case .txn(let r): return r.writes
         case .authorized(_, let inner): return inner.addsData
+        case .v2(let request): return request.method != .delete && request.method != .compareAndDelete && request.method != .sync
+                && request.method != .quorumGet
         case .deleteRange, .compaction, .leaseRevoke, .leaseRenew, .memberAttributes, .memberPeerURLs, .alarm, .auth, .authenticate:
             return false
         }
@@ -133,7 +139,7 @@ enum Proposal {
         case .leaseRevoke(let r): return .leaseRevoke(id: r.id)
         case .leaseRenew: return .noop
         case .authorized(_, let inner): return inner.operation
-        case .memberAttributes, .memberPeerURLs, .alarm, .auth, .authenticate: return nil
+        case .memberAttributes, .memberPeerURLs, .alarm, .auth, .authenticate, .v2: return nil
         }
     }
 }

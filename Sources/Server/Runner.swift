@@ -57,6 +57,7 @@ public enum ServerRunner {
             group.addTask { await member.runRemovalCheck() }
             group.addTask { await member.runLeaseExpiry() }
             group.addTask { await member.runAutoCompaction() }
+            group.addTask { await member.runV2Expiry() }
             // As etcd, clients are served once this member's attributes are published through the log.
             await member.runPublishAttributes()
             if Task.isCancelled {

@@ -183,6 +183,15 @@ public final class V2Store {
         return events
     }
 
+    /// An internal change (etcd keeps membership and the cluster version in the same store): takes the
+    /// next index and a history slot, invisible to watchers.
+    public func recordInternalChange() {
+        currentIndex += 1
+        let event = V2Event(action: .set, node: V2NodeView(key: "/_internal", modifiedIndex: currentIndex, createdIndex: currentIndex),
+                            etcdIndex: currentIndex)
+        history.append(event, refresh: true)
+    }
+
     /// Whether any node has an expiry (the leader then proposes a sweep every 500 ms).
     public var hasExpiringNodes: Bool { earliestExpiring() != nil }
 
@@ -242,6 +251,17 @@ public final class V2Store {
             parent.children?[V2Path.name(of: path)] = node
             if record.expiration != nil { expiring[path] = node }
         }
+        changes = [:]
+    }
+
+    /// Takes `other`'s tree and index (a snapshot installed); current watchers end.
+    public func replaceContents(with other: V2Store) {
+        root.children = other.root.children
+        for child in (root.children ?? [:]).values { child.parent = root }
+        currentIndex = other.currentIndex
+        expiring = other.expiring
+        history = V2History(capacity: 1000)
+        watchers.finishAll()
         changes = [:]
     }
 
@@ -374,4 +394,6 @@ public struct V2StoreStats: Sendable, Equatable {
     public var updateSuccess = 0, updateFail = 0, createSuccess = 0, createFail = 0
     public var compareAndSwapSuccess = 0, compareAndSwapFail = 0, compareAndDeleteSuccess = 0, compareAndDeleteFail = 0
     public var expireCount = 0
+
+    public init() {}
 }

@@ -91,6 +91,12 @@ struct V2WatcherHub {
         byPath[watcher.path, default: []].append(watcher)
     }
 
+    /// Ends every watcher.
+    mutating func finishAll() {
+        for watcher in byPath.values.joined() { watcher.finish() }
+        byPath = [:]
+    }
+
     mutating func remove(_ watcher: V2Watcher) {
         byPath[watcher.path]?.removeAll { $0 === watcher }
         if byPath[watcher.path]?.isEmpty == true { byPath[watcher.path] = nil }

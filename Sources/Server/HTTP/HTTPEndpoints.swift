@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import V2Store
 
 /// One HTTP answer: status, content type and body.
 struct HTTPAnswer: Sendable {
@@ -36,13 +37,20 @@ struct HTTPEndpoints: Sendable {
     }
 }
 
-/// Serves `HTTPEndpoints` on an HTTP/1.1 connection (after NIOHTTP1's decoder and encoder).
+/// Serves `HTTPEndpoints` (and, with `--enable-v2`, the v2 API) on an HTTP/1.1 connection (after
+/// NIOHTTP1's decoder, encoder and pipelining handler, which keeps answers in request order).
 final class HTTPEndpointHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
     private let endpoints: HTTPEndpoints
     private var request: HTTPRequestHead?
+    private var body: [UInt8] = []
+    /// The v2 watch this connection is waiting on, cancelled if the client goes away.
+    private var watch: Task<Void, Never>?
+
+    /// The most body bytes accepted (etcd's v2 requests are small forms).
+    private static let maxBody = 2 << 20
 
     init(endpoints: HTTPEndpoints) {
         self.endpoints = endpoints
@@ -52,29 +60,99 @@ final class HTTPEndpointHandler: ChannelInboundHandler, RemovableChannelHandler 
         switch unwrapInboundIn(data) {
         case .head(let head):
             request = head
-        case .body:
-            break
+            body = []
+        case .body(var buffer):
+            if body.count + buffer.readableBytes <= Self.maxBody, let bytes = buffer.readBytes(length: buffer.readableBytes) { body += bytes }
         case .end:
             guard let head = request else { return }
             request = nil
-            let answer = endpoints.answer(method: head.method, path: head.uri)
-            var headers = HTTPHeaders()
-            headers.add(name: "Access-Control-Allow-Headers", value: "accept, content-type, authorization")
-            headers.add(name: "Access-Control-Allow-Methods", value: "POST, GET, OPTIONS, PUT, DELETE")
-            headers.add(name: "Access-Control-Allow-Origin", value: "*")
-            headers.add(name: "Content-Type", value: answer.contentType)
-            if answer.status == .notFound { headers.add(name: "X-Content-Type-Options", value: "nosniff") }
-            headers.add(name: "Content-Length", value: "\(answer.body.count)")
-            let keepAlive = head.isKeepAlive
-            if !keepAlive { headers.add(name: "Connection", value: "close") }
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: answer.status, headers: headers))), promise: nil)
-            context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: answer.body)))), promise: nil)
-            let done = context.eventLoop.makePromise(of: Void.self)
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: done)
-            if !keepAlive {
-                let channel = context.channel
-                done.futureResult.whenComplete { _ in channel.close(promise: nil) }
+            let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
+            if endpoints.member.config.enableV2 && V2Endpoints.handles(path) {
+                serveV2(context: context, head: head)
+                return
             }
+            let answer = endpoints.answer(method: head.method, path: head.uri)
+            var extra: [(String, String)] = [("Content-Type", answer.contentType)]
+            if answer.status == .notFound { extra.append(("X-Content-Type-Options", "nosniff")) }
+            write(context: context, head: head, status: answer.status, headers: extra, body: answer.body, headOnly: false)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        watch?.cancel()
+        context.fireChannelInactive()
+    }
+
+    /// Answers a v2 request off the event loop, then writes the answer (or streams the watch) on it.
+    private func serveV2(context: ChannelHandlerContext, head: HTTPRequestHead) {
+        let loop = context.eventLoop
+        let bound = NIOLoopBound((self, context), eventLoop: loop)
+        let v2 = V2Endpoints(member: endpoints.member)
+        let body = self.body
+        let task = Task {
+            let answer = await v2.answer(method: head.method.rawValue, uri: head.uri, contentType: head.headers.first(name: "Content-Type"), body: body)
+            switch answer {
+            case .whole(let status, let headers, let text, let headOnly):
+                loop.execute {
+                    let (handler, context) = bound.value
+                    handler.write(context: context, head: head, status: status, headers: headers, body: Array(text.utf8), headOnly: headOnly)
+                }
+            case .watch(let headers, let events, let watcher, let stream):
+                loop.execute {
+                    let (handler, context) = bound.value
+                    handler.writeChunkedHead(context: context, head: head, headers: headers)
+                }
+                for await event in events {
+                    let chunk = V2JSON.event(event)
+                    loop.execute {
+                        let (_, context) = bound.value
+                        context.writeAndFlush(NIOAny(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(string: chunk)))), promise: nil)
+                    }
+                    if !stream { break }
+                }
+                if let watcher { _ = try? v2.member.v2.withTree { store throws(V2Error) in store.cancel(watcher) } }
+                if !Task.isCancelled {
+                    loop.execute {
+                        let (handler, context) = bound.value
+                        handler.finish(context: context, head: head)
+                    }
+                }
+            }
+        }
+        watch = task
+    }
+
+    private func standardHeaders(_ extra: [(String, String)]) -> HTTPHeaders {
+        var headers = HTTPHeaders()
+        headers.add(name: "Access-Control-Allow-Headers", value: "accept, content-type, authorization")
+        headers.add(name: "Access-Control-Allow-Methods", value: "POST, GET, OPTIONS, PUT, DELETE")
+        headers.add(name: "Access-Control-Allow-Origin", value: "*")
+        for (name, value) in extra { headers.add(name: name, value: value) }
+        return headers
+    }
+
+    private func write(context: ChannelHandlerContext, head: HTTPRequestHead, status: HTTPResponseStatus, headers extra: [(String, String)],
+                       body: [UInt8], headOnly: Bool) {
+        var headers = standardHeaders(extra)
+        headers.add(name: "Content-Length", value: "\(body.count)")
+        if !head.isKeepAlive { headers.add(name: "Connection", value: "close") }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
+        if !headOnly { context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil) }
+        finish(context: context, head: head)
+    }
+
+    private func writeChunkedHead(context: ChannelHandlerContext, head: HTTPRequestHead, headers extra: [(String, String)]) {
+        var headers = standardHeaders(extra)
+        headers.add(name: "Transfer-Encoding", value: "chunked")
+        context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .ok, headers: headers))), promise: nil)
+    }
+
+    private func finish(context: ChannelHandlerContext, head: HTTPRequestHead) {
+        let done = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: done)
+        if !head.isKeepAlive {
+            let channel = context.channel
+            done.futureResult.whenComplete { _ in channel.close(promise: nil) }
         }
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import MVCC
 import Raft
+import V2Store
 
 /// The apply thread: applies committed entries to the store in log order, many per LMDB transaction,
 /// keeps the membership in step with the conf-change entries, and wakes the requests waiting for their
@@ -30,6 +31,7 @@ final class Applier: @unchecked Sendable {
     private let membership: Membership
     private let alarms: Alarms
     private let auth: AuthStore
+    private let v2: V2Keys
     private let transport: PeerTransport
     private let waits: Waits
     private let reads: ReadBarrier
@@ -48,12 +50,13 @@ final class Applier: @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
     private var started = false
 
-    init(store: MVCCStore, membership: Membership, alarms: Alarms, auth: AuthStore, transport: PeerTransport, waits: Waits, reads: ReadBarrier, localID: UInt64,
+    init(store: MVCCStore, membership: Membership, alarms: Alarms, auth: AuthStore, v2: V2Keys, transport: PeerTransport, waits: Waits, reads: ReadBarrier, localID: UInt64,
          snapshot: SnapshotMetadata, snapshotCount: Int, metrics: MemberMetrics, logger: Logger, onRemoved: @escaping @Sendable () -> Void) {
         self.store = store
         self.membership = membership
         self.alarms = alarms
         self.auth = auth
+        self.v2 = v2
         self.transport = transport
         self.waits = waits
         self.reads = reads
@@ -132,6 +135,7 @@ final class Applier: @unchecked Sendable {
         case auth(requestID: UInt64, AuthError?)
         case token(requestID: UInt64, Result<(token: String, user: String, passwordHash: String?), AuthError>)
         case rejected(requestID: UInt64, AuthError)
+        case v2(requestID: UInt64, Result<[V2Event], V2Error>)
     }
 
     private func apply(_ entries: [Entry]) {
@@ -191,6 +195,15 @@ final class Applier: @unchecked Sendable {
                     }
                     operations.append((entry.index, operation))
                     followups.append(.auth(requestID: requestID, outcome))
+                case .v2(let request):
+                    guard fresh else {
+                        operations.append((entry.index, .noop))
+                        followups.append(.none)
+                        continue
+                    }
+                    let (result, operation) = v2.apply(request)
+                    operations.append((entry.index, operation))
+                    followups.append(.v2(requestID: requestID, result))
                 case .authenticate(let user, let prefix):
                     let outcome: Result<(token: String, user: String, passwordHash: String?), AuthError>
                     if !pendingAuth.enabled {
@@ -204,8 +217,10 @@ final class Applier: @unchecked Sendable {
                     followups.append(fresh ? .token(requestID: requestID, outcome) : .none)
                 case .memberAttributes(let update), .memberPeerURLs(let update):
                     var operation = MVCC.Operation.noop
+                    var publishing = false
+                    if case .memberAttributes = proposal { publishing = true }
                     if fresh, var record = membership.record(update.id) {
-                        if case .memberAttributes = proposal {
+                        if publishing {
                             record.name = update.name
                             record.clientURLs = update.clientURLs
                         } else {
@@ -213,7 +228,8 @@ final class Applier: @unchecked Sendable {
                             connect(record)
                         }
                         membership.set(record)
-                        operation = .clusterRecord(key: record.storeKey, value: record.encoded())
+                        operation = v2.recordingInternalChanges(1, publish: publishing,
+                                                                with: .clusterRecord(key: record.storeKey, value: record.encoded()))
                     }
                     operations.append((entry.index, operation))
                     followups.append(.members(requestID: requestID))
@@ -240,7 +256,7 @@ final class Applier: @unchecked Sendable {
                 }
                 confState = confState.applying(change)
                 let requestID = Proposal.requestID(of: change.context)
-                operations.append((entry.index, fresh ? applyMembership(change) : .noop))
+                operations.append((entry.index, fresh ? v2.recordingInternalChanges(1, publish: false, with: applyMembership(change)) : .noop))
                 followups.append(.members(requestID: requestID))
                 membershipChanged = membershipChanged || fresh
             }
@@ -282,6 +298,8 @@ final class Applier: @unchecked Sendable {
                 waits.resolve(requestID, with: .token(outcome.map(\.token)))
             case .rejected(let requestID, let error):
                 waits.resolve(requestID, with: .rejected(error))
+            case .v2(let requestID, let result):
+                waits.resolve(requestID, with: .v2(result))
             }
         }
         if membershipChanged && membership.isRemoved(localID) {
@@ -391,6 +409,7 @@ final class Applier: @unchecked Sendable {
         membership.replaceAll(records)
         alarms.replaceAll(Self.loadAlarms(from: store))
         auth.committed(Self.loadAuth(from: store))
+        v2.reload(from: store)
         for record in records where record.removed != true { connect(record) }
         confState = snapshot.metadata.confState
         appliedIndex = max(appliedIndex, index)

@@ -21,6 +21,8 @@ public final class Member: Sendable {
     let alarms = Alarms()
     /// Users, roles and tokens.
     let auth: AuthStore
+    /// The v2 key tree (`--enable-v2`).
+    let v2: V2Keys
     let metrics = MemberMetrics()
     let logger: Logger
     /// The etcd version this member reports (Kubernetes enables features by it).
@@ -147,7 +149,9 @@ public final class Member: Sendable {
         alarms.replaceAll(Applier.loadAlarms(from: store))
         let auth = AuthStore(state: Applier.loadAuth(from: store), tokenTTL: .seconds(config.authTokenTTL))
         self.auth = auth
-        applier = Applier(store: store, membership: membership, alarms: alarms, auth: auth, transport: transport, waits: waits, reads: reads, localID: identity.memberID,
+        let v2 = V2Keys(loadingFrom: store)
+        self.v2 = v2
+        applier = Applier(store: store, membership: membership, alarms: alarms, auth: auth, v2: v2, transport: transport, waits: waits, reads: reads, localID: identity.memberID,
                           snapshot: snapshot, snapshotCount: config.snapshotCount, metrics: metrics, logger: logger,
                           onRemoved: { removedSink.yield() })
         var raftConfig = RaftConfig(id: identity.memberID)

@@ -1,4 +1,5 @@
 import EtcdProto
+import V2Store
 import Foundation
 import MVCC
 import Synchronization
@@ -18,6 +19,8 @@ enum ApplyOutcome: Sendable {
     case token(Result<String, AuthError>)
     /// The entry was not applied: its permissions were checked at an auth revision that has passed.
     case rejected(AuthError)
+    /// A v2 keys request was applied: its events, or etcd's v2 error.
+    case v2(Result<[V2Event], V2Error>)
 }
 
 /// Requests waiting for their entries to be applied, by request id (etcd's `wait.Wait`).
