@@ -46,6 +46,7 @@ let package = Package(
             name: "Server",
             dependencies: [
                 "LMDB", "WAL", "Raft", "MVCC", "EtcdProto", "V2Store",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "NIOCore", package: "swift-nio"),

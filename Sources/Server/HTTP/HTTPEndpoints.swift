@@ -67,8 +67,8 @@ final class HTTPEndpointHandler: ChannelInboundHandler, RemovableChannelHandler 
             guard let head = request else { return }
             request = nil
             let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
-            if endpoints.member.config.enableV2 && V2Endpoints.handles(path) {
-                serveV2(context: context, head: head)
+            if (endpoints.member.config.enableV2 && V2Endpoints.handles(path)) || Gateway.handles(path) {
+                serveAsync(context: context, head: head, path: path)
                 return
             }
             let answer = endpoints.answer(method: head.method, path: head.uri)
@@ -83,15 +83,36 @@ final class HTTPEndpointHandler: ChannelInboundHandler, RemovableChannelHandler 
         context.fireChannelInactive()
     }
 
-    /// Answers a v2 request off the event loop, then writes the answer (or streams the watch) on it.
-    private func serveV2(context: ChannelHandlerContext, head: HTTPRequestHead) {
+    /// Answers a v2 or gateway request off the event loop, then writes the answer (or streams the
+    /// watch) on it.
+    private func serveAsync(context: ChannelHandlerContext, head: HTTPRequestHead, path: String) {
         let loop = context.eventLoop
         let bound = NIOLoopBound((self, context), eventLoop: loop)
         let v2 = V2Endpoints(member: endpoints.member)
+        let gateway = Gateway(member: endpoints.member)
         let body = self.body
         let task = Task {
-            let answer = await v2.answer(method: head.method.rawValue, uri: head.uri, contentType: head.headers.first(name: "Content-Type"), body: body)
+            let answer = Gateway.handles(path)
+                ? await gateway.answer(method: head.method.rawValue, path: path, authorization: head.headers.first(name: "Authorization"), body: body)
+                : await v2.answer(method: head.method.rawValue, uri: head.uri, contentType: head.headers.first(name: "Content-Type"), body: body)
             switch answer {
+            case .chunks(let headers, let lines):
+                loop.execute {
+                    let (handler, context) = bound.value
+                    handler.writeChunkedHead(context: context, head: head, headers: headers)
+                }
+                for await line in lines {
+                    loop.execute {
+                        let (_, context) = bound.value
+                        context.writeAndFlush(NIOAny(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(string: line)))), promise: nil)
+                    }
+                }
+                if !Task.isCancelled {
+                    loop.execute {
+                        let (handler, context) = bound.value
+                        handler.finish(context: context, head: head)
+                    }
+                }
             case .whole(let status, let headers, let text, let headOnly):
                 loop.execute {
                     let (handler, context) = bound.value

@@ -10,6 +10,8 @@ enum V2Answer: Sendable {
     /// cancelled when the client goes away. A watch answered from the history has one event and no
     /// watcher.
     case watch(headers: [(String, String)], events: AsyncStream<V2Event>, watcher: V2Watcher?, stream: Bool)
+    /// Headers now, then each line as a chunk until the stream ends (the v3 gateway's watch).
+    case chunks(headers: [(String, String)], lines: AsyncStream<String>)
 }
 
 /// etcd's v2 HTTP API on the client port (`--enable-v2`): `/v2/keys`, `/v2/members`, `/v2/machines`
