@@ -30,6 +30,8 @@ extension EndToEnd {
                 lines.append(line.replacingOccurrences(of: #"x-raft-index: \d+"#, with: "x-raft-index: <n>", options: .regularExpression)
                     .replacingOccurrences(of: #""expiration":"[^"]+""#, with: #""expiration":"<time>""#, options: .regularExpression))
             }
+            // Header order carries no meaning: sorted, after the status line.
+            if let blank = lines.firstIndex(of: ""), blank > 1 { lines[1..<blank].sort() }
             let text = lines.joined(separator: "\n")
             s.record(label ?? "\(method) \(path) \(form)", text)
             return text
@@ -98,6 +100,32 @@ extension EndToEnd {
                 _ = Self.http(s, "PATCH", "/v2/keys/bad")
                 _ = Self.http(s, "PUT", "/v2/keys/", ["value=x"])
                 _ = Self.http(s, "GET", "/v2/keys/?recursive=true&sorted=true", label: "the whole tree after the bad input")
+                _ = Self.http(s, "GET", "/v2/keys/foo?quorum=true")
+                // A body over Go's 10 MiB form limit.
+                let big = NSTemporaryDirectory() + "v2-big-\(UUID().uuidString)"
+                try Data(("value=" + String(repeating: "a", count: 11_000_000)).utf8).write(to: URL(fileURLWithPath: big))
+                defer { try? FileManager.default.removeItem(atPath: big) }
+                let huge = try Subprocess.run("/usr/bin/curl", ["-s", "-w", " %{http_code}", "-X", "PUT", "http://\(s.server.clientAddress)/v2/keys/big",
+                                                                "-H", "Content-Type: application/x-www-form-urlencoded", "--data-binary", "@\(big)"], timeout: 60)
+                s.record("PUT /v2/keys/big with an 11 MB form", huge.stdout)
+                _ = Self.http(s, "GET", "/health", label: "still healthy")
+            }
+        }
+
+        /// Long polls woken by writes: a single-event wait and a stream.
+        @Test func longPollsAndStreamsMatchEtcd() throws {
+            try differential(ScenarioOptions(serverArguments: ["--enable-v2"])) { s in
+                func watch(_ query: String, _ label: String, writes: [(String, [String])], events: Int) throws {
+                    let child = try Subprocess("/usr/bin/curl", ["-sN", "http://\(s.server.clientAddress)/v2/keys/lp\(query)"])
+                    Thread.sleep(forTimeInterval: 1)
+                    for (path, form) in writes { _ = Self.http(s, "PUT", path, form, label: "write \(path) \(form) during \(label)") }
+                    s.record(label + " answered", "\(child.waitForStdout(seconds: 10) { $0.components(separatedBy: "\n").count > events })")
+                    Thread.sleep(forTimeInterval: 0.3)
+                    s.record(label, child.stop().stdout)
+                }
+                try watch("?wait=true", "wait on /lp", writes: [("/v2/keys/lp", ["value=1"])], events: 1)
+                try watch("?wait=true&recursive=true&stream=true", "stream on /lp", writes: [("/v2/keys/lp/a", ["value=2"]), ("/v2/keys/lp/b", ["value=3"])], events: 2)
+                try watch("?wait=true&waitIndex=1000", "wait for a future index", writes: [("/v2/keys/lp", ["value=4"])], events: 0)
             }
         }
 

@@ -46,11 +46,13 @@ final class HTTPEndpointHandler: ChannelInboundHandler, RemovableChannelHandler 
     private let endpoints: HTTPEndpoints
     private var request: HTTPRequestHead?
     private var body: [UInt8] = []
+    /// Whether the body was longer than `maxBody` (its bytes past that were dropped).
+    private var bodyTooLarge = false
     /// The v2 watch this connection is waiting on, cancelled if the client goes away.
     private var watch: Task<Void, Never>?
 
-    /// The most body bytes accepted (etcd's v2 requests are small forms).
-    private static let maxBody = 2 << 20
+    /// The most body bytes read (Go's limit for a form body, 10 MiB).
+    private static let maxBody = 10 << 20
 
     init(endpoints: HTTPEndpoints) {
         self.endpoints = endpoints
@@ -61,8 +63,13 @@ final class HTTPEndpointHandler: ChannelInboundHandler, RemovableChannelHandler 
         case .head(let head):
             request = head
             body = []
+            bodyTooLarge = false
         case .body(var buffer):
-            if body.count + buffer.readableBytes <= Self.maxBody, let bytes = buffer.readBytes(length: buffer.readableBytes) { body += bytes }
+            if body.count + buffer.readableBytes <= Self.maxBody, let bytes = buffer.readBytes(length: buffer.readableBytes) {
+                body += bytes
+            } else {
+                bodyTooLarge = true
+            }
         case .end:
             guard let head = request else { return }
             request = nil
@@ -91,10 +98,12 @@ final class HTTPEndpointHandler: ChannelInboundHandler, RemovableChannelHandler 
         let v2 = V2Endpoints(member: endpoints.member)
         let gateway = Gateway(member: endpoints.member)
         let body = self.body
+        let tooLarge = bodyTooLarge
         let task = Task {
             let answer = Gateway.handles(path)
                 ? await gateway.answer(method: head.method.rawValue, path: path, authorization: head.headers.first(name: "Authorization"), body: body)
-                : await v2.answer(method: head.method.rawValue, uri: head.uri, contentType: head.headers.first(name: "Content-Type"), body: body)
+                : await v2.answer(method: head.method.rawValue, uri: head.uri, contentType: head.headers.first(name: "Content-Type"), body: body,
+                                  bodyTooLarge: tooLarge)
             switch answer {
             case .chunks(let headers, let lines):
                 loop.execute {

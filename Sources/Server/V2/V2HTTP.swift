@@ -26,7 +26,7 @@ struct V2Endpoints: Sendable {
 
     private var clusterID: String { String(member.identity.clusterID, radix: 16) }
 
-    func answer(method: String, uri: String, contentType: String?, body: [UInt8]) async -> V2Answer {
+    func answer(method: String, uri: String, contentType: String?, body: [UInt8], bodyTooLarge: Bool = false) async -> V2Answer {
         let path = uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? uri
         if path == "/v2/machines" {
             let urls = member.membership.all.flatMap(\.clientURLs).joined(separator: ", ")
@@ -34,12 +34,12 @@ struct V2Endpoints: Sendable {
         }
         if path.hasPrefix("/v2/members") { return members(method: method, path: path) }
         if path.hasPrefix("/v2/stats/") { return stats(path: path) }
-        return await keys(method: method, uri: uri, contentType: contentType, body: body)
+        return await keys(method: method, uri: uri, contentType: contentType, body: body, bodyTooLarge: bodyTooLarge)
     }
 
     // MARK: - /v2/keys
 
-    private func keys(method: String, uri: String, contentType: String?, body: [UInt8]) async -> V2Answer {
+    private func keys(method: String, uri: String, contentType: String?, body: [UInt8], bodyTooLarge: Bool) async -> V2Answer {
         guard ["GET", "HEAD", "PUT", "POST", "DELETE"].contains(method) else {
             return .whole(status: .methodNotAllowed, headers: [("Allow", "HEAD,GET,PUT,POST,DELETE"), ("Content-Type", "text/plain; charset=utf-8"),
                                                                ("X-Content-Type-Options", "nosniff")],
@@ -48,7 +48,7 @@ struct V2Endpoints: Sendable {
         let now = Self.unixNanoseconds()
         let request: V2HTTPRequest
         do {
-            request = try V2HTTPRequest.parse(method: method, uri: uri, contentType: contentType, body: body, now: now)
+            request = try V2HTTPRequest.parse(method: method, uri: uri, contentType: contentType, body: body, bodyTooLarge: bodyTooLarge, now: now)
         } catch {
             return failure(error)
         }

@@ -61,12 +61,15 @@ struct V2HTTPRequest: Sendable {
     var headOnly = false
 
     /// Parses method, URL (path and query) and form body. `now` is unix nanoseconds.
-    static func parse(method: String, uri: String, contentType: String?, body: [UInt8], now: Int64) throws(V2Error) -> V2HTTPRequest {
+    /// `bodyTooLarge`: the body exceeded Go's 10 MiB form limit.
+    static func parse(method: String, uri: String, contentType: String?, body: [UInt8], bodyTooLarge: Bool = false,
+                      now: Int64) throws(V2Error) -> V2HTTPRequest {
         let (rawPath, query) = split(uri)
         var form: [String: [String]] = [:]
         // Body values come first, as in Go's ParseForm; the body counts only for a form POST/PUT.
         if method == "POST" || method == "PUT",
            contentType?.lowercased().hasPrefix("application/x-www-form-urlencoded") == true {
+            if bodyTooLarge { throw V2Error(V2Error.invalidForm, cause: "http: POST too large") }
             try decodeForm(String(decoding: body, as: UTF8.self), into: &form)
         }
         try decodeForm(query, into: &form)
