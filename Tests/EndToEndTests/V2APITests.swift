@@ -203,3 +203,52 @@ extension EndToEnd {
         }
     }
 }
+
+extension EndToEnd {
+    /// The v2 API in a 3-member setcd cluster: writes through any member reach all, TTL keys expire
+    /// everywhere (swept by the leader through the log), and all of it survives kill -9 of the leader.
+    @Suite struct V2Cluster {
+        static func curl(_ member: MemberProcess, _ args: [String]) -> String {
+            ((try? Subprocess.run("/usr/bin/curl", ["-s"] + args.map { $0.replacingOccurrences(of: "HOST", with: member.endpoint) }, timeout: 20))?.stdout) ?? ""
+        }
+
+        @Test func replicatedExpiringAndDurable() throws {
+            let cluster = try ClusterProcess(.setcd, size: 3, extraArguments: ["--enable-v2"])
+            defer { cluster.cleanUp() }
+            try cluster.start()
+            let (m1, m2, m3) = (cluster.members[0], cluster.members[1], cluster.members[2])
+            let set = Self.curl(m1, ["-X", "PUT", "http://HOST/v2/keys/app/config", "-d", "value=v1"])
+            #expect(set.contains(#""value":"v1""#), "\(set)")
+            _ = Self.curl(m2, ["-X", "PUT", "http://HOST/v2/keys/app/short", "-d", "value=s", "-d", "ttl=1"])
+            _ = Self.curl(m3, ["-X", "POST", "http://HOST/v2/keys/app/queue", "-d", "value=job"])
+            for member in cluster.members {
+                let tree = Self.curl(member, ["http://HOST/v2/keys/app?recursive=true&sorted=true&quorum=true"])
+                #expect(tree.contains(#""value":"v1""#) && tree.contains(#""value":"job""#), "\(member.name): \(tree)")
+            }
+            // The TTL key expires on every member (the leader proposes the sweep).
+            Thread.sleep(forTimeInterval: 2.5)
+            for member in cluster.members {
+                let gone = Self.curl(member, ["http://HOST/v2/keys/app/short?quorum=true"])
+                #expect(gone.contains(#""errorCode":100"#), "\(member.name) after the TTL: \(gone)")
+            }
+            let index = Self.curl(m1, ["-si", "http://HOST/v2/keys/app/config?quorum=true"])
+                .firstMatch(of: /X-Etcd-Index: (\d+)/).map { String($0.1) }
+            // kill -9 of the leader: the keys and the v2 index survive, and writes go on.
+            guard let leader = cluster.waitForLeader() else {
+                Issue.record("no leader")
+                return
+            }
+            cluster.crash(leader)
+            let survivor = cluster.members.first { $0 !== leader }!
+            #expect(cluster.waitForLeader() != nil)
+            let after = Self.curl(survivor, ["-X", "PUT", "http://HOST/v2/keys/app/config", "-d", "value=v2", "-d", "prevValue=v1"])
+            #expect(after.contains(#""action":"compareAndSwap""#), "\(after)")
+            try cluster.launch(leader)
+            try cluster.waitHealthy(leader)
+            let restarted = Self.curl(leader, ["-si", "http://HOST/v2/keys/app/config?quorum=true"])
+            #expect(restarted.contains(#""value":"v2""#), "restarted leader: \(restarted)")
+            let newIndex = restarted.firstMatch(of: /X-Etcd-Index: (\d+)/).map { String($0.1) }
+            #expect(index != nil && newIndex.flatMap { UInt64($0) } ?? 0 > index.flatMap { UInt64($0) } ?? .max, "index \(String(describing: index)) then \(String(describing: newIndex))")
+        }
+    }
+}
