@@ -126,6 +126,11 @@ extension EndToEnd {
                 try watch("?wait=true", "wait on /lp", writes: [("/v2/keys/lp", ["value=1"])], events: 1)
                 try watch("?wait=true&recursive=true&stream=true", "stream on /lp", writes: [("/v2/keys/lp/a", ["value=2"]), ("/v2/keys/lp/b", ["value=3"])], events: 2)
                 try watch("?wait=true&waitIndex=1000", "wait for a future index", writes: [("/v2/keys/lp", ["value=4"])], events: 0)
+                // 1,010 more writes: the history (1,000 events) no longer reaches back to the first ones.
+                let writes = "for i in $(seq 1010); do curl -s -o /dev/null -X PUT http://\(s.server.clientAddress)/v2/keys/bulk -d value=$i; done"
+                _ = try Subprocess.run("/bin/sh", ["-c", writes], timeout: 300)
+                _ = Self.http(s, "GET", "/v2/keys/lp?wait=true&waitIndex=5", label: "wait from an index older than the history")
+                _ = Self.http(s, "GET", "/v2/keys/bulk?wait=true&waitIndex=100", label: "wait from an index still in the history")
             }
         }
 

@@ -13,7 +13,7 @@ import V2Store
 struct Gateway: Sendable {
     let member: Member
 
-    static func handles(_ path: String) -> Bool { path.hasPrefix("/v3/") }
+    static func handles(_ path: String) -> Bool { path.hasPrefix("/v3/") || path.hasPrefix("/v3beta/") }
 
     /// A call: decodes the body, runs the service, encodes the answer.
     private typealias Call = @Sendable (Member, [UInt8], ServerContext) async throws -> any SwiftProtobuf.Message
@@ -88,6 +88,8 @@ struct Gateway: Sendable {
     }()
 
     func answer(method: String, path: String, authorization: String?, body: [UInt8]) async -> V2Answer {
+        // etcd 3.4 serves the same calls under /v3beta too.
+        let path = path.hasPrefix("/v3beta/") ? "/v3/" + path.dropFirst("/v3beta/".count) : path
         let json = [("Content-Type", "application/json")]
         guard method == "POST" else {
             return .whole(status: .methodNotAllowed, headers: [("Content-Type", "text/plain; charset=utf-8")], body: "Method Not Allowed\n", headOnly: false)
