@@ -9,6 +9,7 @@ let package = Package(
     products: [
         .executable(name: "setcd", targets: ["setcd"]),
         .executable(name: "setcdctl", targets: ["setcdctl"]),
+        .executable(name: "setcd-bench", targets: ["setcd-bench"]),
         .library(name: "MVCC", targets: ["MVCC"]),
         .library(name: "SetcdClient", targets: ["Client"]),
     ],
@@ -23,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
@@ -68,6 +70,12 @@ let package = Package(
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
             ]
         ),
+        // setcd-bench's workloads, reports (etcd's benchmark format) and disk check.
+        .target(name: "BenchCore", dependencies: ["Client", "EtcdProto", .product(name: "Histogram", package: "hdrhistogram-swift")]),
+        .executableTarget(
+            name: "setcd-bench",
+            dependencies: ["BenchCore", "Client", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         // etcdctl's output formats (simple, json, fields, table), byte for byte.
         .target(name: "EtcdCtl", dependencies: ["EtcdProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .executableTarget(
@@ -87,6 +95,7 @@ let package = Package(
         .testTarget(name: "WALTests", dependencies: ["WAL"]),
         .testTarget(name: "RaftTests", dependencies: ["Raft"]),
         .testTarget(name: "V2StoreTests", dependencies: ["V2Store"]),
+        .testTarget(name: "BenchCoreTests", dependencies: ["BenchCore"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "LMDB"]),
         .testTarget(
             name: "ServerTests",
@@ -99,6 +108,6 @@ let package = Package(
             ]
         ),
         .testTarget(name: "EtcdCtlTests", dependencies: ["EtcdCtl", "EtcdProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
-        .testTarget(name: "EndToEndTests", dependencies: ["setcd", "setcdctl", "Client", "EtcdProto"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["setcd", "setcdctl", "setcd-bench", "Client", "EtcdProto"]),
     ]
 )

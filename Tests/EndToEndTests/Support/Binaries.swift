@@ -16,6 +16,8 @@ enum Binaries {
     /// `setcdctl`: `$SETCDCTL_BIN`, else next to the test bundle, as `setcd`.
     static func setcdctl() throws -> String { try built("setcdctl", env: "SETCDCTL_BIN") }
 
+    static func setcdBench() throws -> String { try built("setcd-bench", env: "SETCD_BENCH_BIN") }
+
     /// An executable of this package: `$<env>`, else the one SwiftPM built next to the test bundle.
     private static func built(_ name: String, env: String) throws -> String {
         if let path = ProcessInfo.processInfo.environment[env], !path.isEmpty {

@@ -1,0 +1,112 @@
+import Foundation
+import Histogram
+
+/// The results of a benchmark run and etcd's benchmark report of them (`pkg/report`): Summary (total
+/// time, slowest, fastest, average, standard deviation, requests per second), a 10-bucket response time
+/// histogram, the latency distribution at 10…99.9% (from an HdrHistogram of microseconds) and the
+/// errors; or the same as JSON for machines.
+public struct BenchReport: Sendable {
+    /// Latencies of the successful requests, in seconds.
+    public private(set) var latencies: [Double] = []
+    /// Errors by text, with their counts.
+    public private(set) var errors: [String: Int] = [:]
+    /// Wall time of the whole run, in seconds.
+    public var total: Double = 0
+
+    public init() {}
+
+    public mutating func record(latency seconds: Double) { latencies.append(seconds) }
+    public mutating func record(error text: String) { errors[text, default: 0] += 1 }
+
+    /// Another worker's results, merged in.
+    public mutating func merge(_ other: BenchReport) {
+        latencies += other.latencies
+        errors.merge(other.errors, uniquingKeysWith: +)
+    }
+
+    public static let percentiles: [Double] = [10, 25, 50, 75, 90, 95, 99, 99.9]
+
+    public var requestsPerSecond: Double { total > 0 ? Double(latencies.count) / total : 0 }
+    public var slowest: Double { latencies.max() ?? 0 }
+    public var fastest: Double { latencies.min() ?? 0 }
+    public var average: Double { latencies.isEmpty ? 0 : latencies.reduce(0, +) / Double(latencies.count) }
+    public var standardDeviation: Double {
+        guard !latencies.isEmpty else { return 0 }
+        let mean = average
+        return (latencies.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(latencies.count)).squareRoot()
+    }
+
+    /// The latency at each of `percentiles`, in seconds (HdrHistogram, microsecond resolution, 3
+    /// significant digits).
+    public var latencyPercentiles: [(percentile: Double, seconds: Double)] {
+        guard !latencies.isEmpty else { return [] }
+        var histogram = Histogram<UInt64>(numberOfSignificantValueDigits: .three)
+        for latency in latencies { _ = histogram.record(UInt64(max(1, (latency * 1_000_000).rounded()))) }
+        return Self.percentiles.map { ($0, Double(histogram.valueAtPercentile($0)) / 1_000_000) }
+    }
+
+    /// etcd's text report (`precision` as etcd's "%4.4f").
+    public func text() -> String {
+        var out = ""
+        if !latencies.isEmpty {
+            out += "\nSummary:\n"
+            out += "  Total:\t\(Self.seconds(total)).\n"
+            out += "  Slowest:\t\(Self.seconds(slowest)).\n"
+            out += "  Fastest:\t\(Self.seconds(fastest)).\n"
+            out += "  Average:\t\(Self.seconds(average)).\n"
+            out += "  Stddev:\t\(Self.seconds(standardDeviation)).\n"
+            out += "  Requests/sec:\t\(Self.number(requestsPerSecond))\n"
+            out += histogram()
+            out += "\nLatency distribution:\n"
+            for (percentile, value) in latencyPercentiles where value > 0 {
+                out += "  \(Self.goFloat(percentile))% in \(Self.seconds(value)).\n"
+            }
+        }
+        if !errors.isEmpty {
+            out += "\nError distribution:\n"
+            for (error, count) in errors.sorted(by: { $0.key < $1.key }) { out += "  [\(count)]\t\(error)\n" }
+        }
+        return out
+    }
+
+    /// The report as JSON (seconds as numbers).
+    public func json() -> String {
+        var fields = [
+            "\"total\":\(total)", "\"slowest\":\(slowest)", "\"fastest\":\(fastest)", "\"average\":\(average)",
+            "\"stddev\":\(standardDeviation)", "\"requestsPerSecond\":\(requestsPerSecond)", "\"requests\":\(latencies.count)",
+        ]
+        fields.append("\"percentiles\":{" + latencyPercentiles.map { "\"\(Self.goFloat($0.percentile))\":\($0.seconds)" }.joined(separator: ",") + "}")
+        fields.append("\"errors\":{" + errors.sorted { $0.key < $1.key }.map { "\"\($0.key.replacingOccurrences(of: "\"", with: "\\\""))\":\($0.value)" }
+            .joined(separator: ",") + "}")
+        return "{" + fields.joined(separator: ",") + "}\n"
+    }
+
+    /// etcd's 10-bucket histogram between the fastest and the slowest request.
+    private func histogram() -> String {
+        let bucketCount = 10
+        let step = (slowest - fastest) / Double(bucketCount)
+        var buckets = (0..<bucketCount).map { fastest + step * Double($0) }
+        buckets.append(slowest)
+        var counts = [Int](repeating: 0, count: bucketCount + 1)
+        var bucket = 0
+        for latency in latencies.sorted() {
+            while latency > buckets[bucket] && bucket < bucketCount { bucket += 1 }
+            counts[bucket] += 1
+        }
+        let most = counts.max() ?? 0
+        var out = "\nResponse time histogram:\n"
+        for (limit, count) in zip(buckets, counts) {
+            let bar = most > 0 ? count * 40 / most : 0
+            out += "  \(Self.number(limit)) [\(count)]\t|" + String(repeating: "∎", count: bar) + "\n"
+        }
+        return out
+    }
+
+    static func number(_ value: Double) -> String { String(format: "%4.4f", value) }
+    static func seconds(_ value: Double) -> String { number(value) + " secs" }
+
+    /// A float as Go's `%v` prints these percentiles (`99.9`, `50`).
+    static func goFloat(_ value: Double) -> String {
+        value == value.rounded() ? String(Int(value)) : String(value)
+    }
+}
