@@ -31,8 +31,7 @@ struct CheckCommand: AsyncParsableCommand {
         @Option(help: "The performance check's workload model. Accepted workloads: s(small), m(medium), l(large), xl(xLarge)")
         var load = "s"
         @Option(help: "The prefix for writing the performance check's keys.") var prefix = "/etcdctl-check-perf/"
-        @Flag(name: .customLong("auto-compact"), help: "Compact storage with last revision after test is finished.") var autoCompact = false
-        @Flag(name: .customLong("auto-defrag"), help: "Defragment storage after test is finished.") var autoDefrag = false
+        @OptionGroup var cleanup: CheckCleanup
 
         /// Puts per second, clients and seconds of each workload.
         static let workloads: [String: (rate: Int, clients: Int, seconds: Int)] = [
@@ -59,10 +58,7 @@ struct CheckCommand: AsyncParsableCommand {
                     duration: .seconds(workload.seconds), limit: nil, prefix: Array(prefix.utf8), keySize: 256, valueSize: 1024, bar: nil)
                 ticker.cancel()
                 bar.finish()
-                try await global.withClient { client in
-                    let deleted = try await client.delete(prefixRequest(prefix))
-                    try await compactAndDefrag(client, endpoints: global.endpointList, revision: deleted.header.revision, compact: autoCompact, defrag: autoDefrag)
-                }
+                try await cleanup.run(global, prefix: prefix)
                 var ok = report.printErrors()
                 let throughput = Int(report.requestsPerSecond) + 1
                 if report.requestsPerSecond / Double(workload.rate) <= 0.9 {
@@ -99,8 +95,7 @@ struct CheckCommand: AsyncParsableCommand {
         @Option(help: "The datascale check's workload model. Accepted workloads: s(small), m(medium), l(large), xl(xLarge)")
         var load = "s"
         @Option(help: "The prefix for writing the datascale check's keys.") var prefix = "/etcdctl-check-datascale/"
-        @Flag(name: .customLong("auto-compact"), help: "Compact storage with last revision after test is finished.") var autoCompact = false
-        @Flag(name: .customLong("auto-defrag"), help: "Defragment storage after test is finished.") var autoDefrag = false
+        @OptionGroup var cleanup: CheckCleanup
 
         /// Key-values, bytes per key-value and clients of each workload.
         static let workloads: [String: (count: Int, size: Int, clients: Int)] = [
@@ -129,10 +124,7 @@ struct CheckCommand: AsyncParsableCommand {
                     print("FAIL: Could not read process_resident_memory_bytes after the put operations.")
                     Foundation.exit(ExitCode.error)
                 }
-                try await global.withClient { client in
-                    let deleted = try await client.delete(prefixRequest(prefix))
-                    try await compactAndDefrag(client, endpoints: global.endpointList, revision: deleted.header.revision, compact: autoCompact, defrag: autoDefrag)
-                }
+                try await cleanup.run(global, prefix: prefix)
                 guard report.printErrors() else { Foundation.exit(ExitCode.error) }
                 print("PASS: Approximate system memory used : \(String(format: "%.2f", (after - before) / (1024 * 1024))) MB.")
             }
@@ -188,18 +180,26 @@ extension Etcdserverpb_DeleteRangeRequest {
     }
 }
 
-/// `--auto-compact` and `--auto-defrag`, with etcdctl's messages.
-private func compactAndDefrag(_ client: EtcdClient, endpoints: [String], revision: Int64, compact: Bool, defrag: Bool) async throws {
-    if compact {
-        _ = try await client.compact(revision: revision, physical: true)
-        print("compacted revision \(revision)")
-    }
-    if defrag {
-        for endpoint in endpoints {
-            var configuration = client.configuration
-            configuration.endpoints = [endpoint]
-            _ = try await EtcdClient.withClient(configuration) { try await $0.defragment() }
-            print("Finished defragmenting etcd member[\(endpoint)]")
+/// What both checks do when they are done: delete their keys, then `--auto-compact` and
+/// `--auto-defrag`, with etcdctl's messages.
+struct CheckCleanup: ParsableArguments {
+    @Flag(name: .customLong("auto-compact"), help: "Compact storage with last revision after test is finished.") var autoCompact = false
+    @Flag(name: .customLong("auto-defrag"), help: "Defragment storage after test is finished.") var autoDefrag = false
+
+    func run(_ global: GlobalOptions, prefix: String) async throws {
+        try await global.withClient { client in
+            let deleted = try await client.delete(prefixRequest(prefix))
+            if autoCompact {
+                _ = try await client.compact(revision: deleted.header.revision, physical: true)
+                print("compacted revision \(deleted.header.revision)")
+            }
+            guard autoDefrag else { return }
+            for endpoint in global.endpointList {
+                var configuration = client.configuration
+                configuration.endpoints = [endpoint]
+                _ = try await EtcdClient.withClient(configuration) { try await $0.defragment() }
+                print("Finished defragmenting etcd member[\(endpoint)]")
+            }
         }
     }
 }
