@@ -70,8 +70,9 @@ let package = Package(
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
             ]
         ),
-        // setcd-bench's workloads, reports (etcd's benchmark format) and disk check.
-        .target(name: "BenchCore", dependencies: ["Client", "EtcdProto", .product(name: "Histogram", package: "hdrhistogram-swift")]),
+        // setcd-bench's workloads (over the client; `mvcc put` on the storage engine alone), reports
+        // (etcd's benchmark format), disk check and check-perf.
+        .target(name: "BenchCore", dependencies: ["Client", "EtcdProto", "MVCC", .product(name: "Histogram", package: "hdrhistogram-swift")]),
         .executableTarget(
             name: "setcd-bench",
             dependencies: ["BenchCore", "Client", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -82,11 +83,12 @@ let package = Package(
             name: "setcd",
             dependencies: ["Server", .product(name: "Logging", package: "swift-log")]
         ),
-        // etcdctl for setcd: the client for the v3 API; the server module only for `snapshot restore`.
+        // etcdctl for setcd: the client for the v3 API; BenchCore for `check`'s load and the progress bar;
+        // the server module only for `snapshot restore`.
         .executableTarget(
             name: "setcdctl",
             dependencies: [
-                "Client", "EtcdCtl", "EtcdProto", "Server",
+                "BenchCore", "Client", "EtcdCtl", "EtcdProto", "Server",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
             ]

@@ -12,6 +12,9 @@ public struct BenchReport: Sendable {
     public private(set) var errors: [String: Int] = [:]
     /// Wall time of the whole run, in seconds.
     public var total: Double = 0
+    /// Operations per request (etcd's weighted report, for `mvcc put --txn`): latencies are recorded
+    /// per operation and requests per second count operations.
+    public var weight: Double = 1
 
     public init() {}
 
@@ -26,7 +29,7 @@ public struct BenchReport: Sendable {
 
     public static let percentiles: [Double] = [10, 25, 50, 75, 90, 95, 99, 99.9]
 
-    public var requestsPerSecond: Double { total > 0 ? Double(latencies.count) / total : 0 }
+    public var requestsPerSecond: Double { total > 0 ? Double(latencies.count) * weight / total : 0 }
     public var slowest: Double { latencies.max() ?? 0 }
     public var fastest: Double { latencies.min() ?? 0 }
     public var average: Double { latencies.isEmpty ? 0 : latencies.reduce(0, +) / Double(latencies.count) }
@@ -45,21 +48,22 @@ public struct BenchReport: Sendable {
         return Self.percentiles.map { ($0, Double(histogram.valueAtPercentile($0)) / 1_000_000) }
     }
 
-    /// etcd's text report (`precision` as etcd's "%4.4f").
-    public func text() -> String {
+    /// etcd's text report: numbers as "%4.4f", or with `precise` (etcd's `--precise`) as "%g".
+    public func text(precise: Bool = false) -> String {
+        let seconds = { (value: Double) in Self.number(value, precise: precise) + " secs" }
         var out = ""
         if !latencies.isEmpty {
             out += "\nSummary:\n"
-            out += "  Total:\t\(Self.seconds(total)).\n"
-            out += "  Slowest:\t\(Self.seconds(slowest)).\n"
-            out += "  Fastest:\t\(Self.seconds(fastest)).\n"
-            out += "  Average:\t\(Self.seconds(average)).\n"
-            out += "  Stddev:\t\(Self.seconds(standardDeviation)).\n"
-            out += "  Requests/sec:\t\(Self.number(requestsPerSecond))\n"
-            out += histogram()
+            out += "  Total:\t\(seconds(total)).\n"
+            out += "  Slowest:\t\(seconds(slowest)).\n"
+            out += "  Fastest:\t\(seconds(fastest)).\n"
+            out += "  Average:\t\(seconds(average)).\n"
+            out += "  Stddev:\t\(seconds(standardDeviation)).\n"
+            out += "  Requests/sec:\t\(Self.number(requestsPerSecond, precise: precise))\n"
+            out += histogram(precise: precise)
             out += "\nLatency distribution:\n"
             for (percentile, value) in latencyPercentiles where value > 0 {
-                out += "  \(Self.goFloat(percentile))% in \(Self.seconds(value)).\n"
+                out += "  \(Self.goFloat(percentile))% in \(seconds(value)).\n"
             }
         }
         if !errors.isEmpty {
@@ -82,7 +86,7 @@ public struct BenchReport: Sendable {
     }
 
     /// etcd's 10-bucket histogram between the fastest and the slowest request.
-    private func histogram() -> String {
+    private func histogram(precise: Bool) -> String {
         let bucketCount = 10
         let step = (slowest - fastest) / Double(bucketCount)
         var buckets = (0..<bucketCount).map { fastest + step * Double($0) }
@@ -97,13 +101,19 @@ public struct BenchReport: Sendable {
         var out = "\nResponse time histogram:\n"
         for (limit, count) in zip(buckets, counts) {
             let bar = most > 0 ? count * 40 / most : 0
-            out += "  \(Self.number(limit)) [\(count)]\t|" + String(repeating: "∎", count: bar) + "\n"
+            out += "  \(Self.number(limit, precise: precise)) [\(count)]\t|" + String(repeating: "∎", count: bar) + "\n"
         }
         return out
     }
 
-    static func number(_ value: Double) -> String { String(format: "%4.4f", value) }
-    static func seconds(_ value: Double) -> String { number(value) + " secs" }
+    static func number(_ value: Double, precise: Bool) -> String { precise ? goG(value) : String(format: "%4.4f", value) }
+
+    /// Go's "%g": the shortest representation that reads back the same (Swift's description writes
+    /// exponents as Go does, "1.5e-05", "1e+21"), without Swift's ".0" on whole numbers.
+    static func goG(_ value: Double) -> String {
+        let plain = "\(value)"
+        return plain.hasSuffix(".0") ? String(plain.dropLast(2)) : plain
+    }
 
     /// A float as Go's `%v` prints these percentiles (`99.9`, `50`).
     static func goFloat(_ value: Double) -> String {

@@ -210,6 +210,15 @@ public final class EtcdClient: Sendable {
     var auth: Etcdserverpb_Auth.Client<HTTP2ClientTransport.Posix> { .init(wrapping: grpc) }
 }
 
+/// An error as etcd's Go client shows it (etcdctl and etcd's benchmark print these): etcd's own
+/// errors by their text ("etcdserver: ..."), other gRPC failures as Go's gRPC prints them.
+public func describe(_ error: any Error) -> String {
+    if let rpc = error as? RPCError {
+        return rpc.message.hasPrefix("etcdserver: ") ? rpc.message : "rpc error: code = \(rpc.code.goName) desc = \(rpc.message)"
+    }
+    return "\(error)"
+}
+
 /// Errors of the client itself (the server's errors arrive as `RPCError` with etcd's text).
 public enum EtcdClientError: Error, Equatable, CustomStringConvertible {
     case noEndpoints

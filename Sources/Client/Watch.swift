@@ -131,3 +131,29 @@ final class WatchCursor: Sendable {
     /// For a watch from "now": the revision after the one the server started it at.
     func startIfUnset(at next: Int64) { revision.withLock { if $0 == 0 { $0 = next } } }
 }
+
+extension EtcdClient {
+    /// One raw `Watch` stream, as etcd's API has it: every request `requests` yields is sent on the
+    /// stream, and every response comes back as the server sent it, `created` and `canceled` ones
+    /// included. Many watchers share the stream (etcd's benchmark multiplexes them so). Unlike
+    /// `watch(_:)` it neither reconnects nor resumes; it ends when the server or `requests` does.
+    public func watchStream(_ requests: AsyncStream<Etcdserverpb_WatchRequest>) -> AsyncThrowingStream<Etcdserverpb_WatchResponse, any Error> {
+        AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    var noTimeout = CallOptions.defaults
+                    noTimeout.timeout = nil
+                    try await watcher.watch(metadata: metadata, options: noTimeout, requestProducer: { writer in
+                        for await request in requests { try await writer.write(request) }
+                    }, onResponse: { response in
+                        for try await message in response.messages { continuation.yield(message) }
+                    })
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+}

@@ -61,25 +61,20 @@ public final class Environment: @unchecked Sendable {
         self.mapSize = min(max(options.initialMapSize, 1 << 20), self.maxMapSize)
         self.resizeLock = .allocate(capacity: 1)
         pthread_rwlock_init(resizeLock, nil)
-        do {
-            try LMDBError.check(mdb_env_set_maxdbs(env, MDB_dbi(options.maxDatabases)))
-            try LMDBError.check(mdb_env_set_maxreaders(env, UInt32(options.maxReaders)))
-            try LMDBError.check(mdb_env_set_mapsize(env, mapSize))
-            var flags = UInt32(MDB_NOSUBDIR | MDB_NOTLS | MDB_NORDAHEAD)
-            if options.noMetaSync { flags |= UInt32(MDB_NOMETASYNC) }
-            if options.noSync { flags |= UInt32(MDB_NOSYNC) }
-            if options.readOnly { flags |= UInt32(MDB_RDONLY | MDB_NOLOCK) }
-            try LMDBError.check(mdb_env_open(env, path, flags, 0o600))
-            // An existing file may be larger than the requested initial map: LMDB adopts its size.
-            var info = MDB_envinfo()
-            mdb_env_info(env, &info)
-            self.mapSize = max(self.mapSize, info.me_mapsize)
-        } catch {
-            mdb_env_close(env)
-            pthread_rwlock_destroy(resizeLock)
-            resizeLock.deallocate()
-            throw error
-        }
+        // Every stored property is set: if a step below throws, `deinit` closes the environment and
+        // frees the lock (doing it here as well was a double free).
+        try LMDBError.check(mdb_env_set_maxdbs(env, MDB_dbi(options.maxDatabases)))
+        try LMDBError.check(mdb_env_set_maxreaders(env, UInt32(options.maxReaders)))
+        try LMDBError.check(mdb_env_set_mapsize(env, mapSize))
+        var flags = UInt32(MDB_NOSUBDIR | MDB_NOTLS | MDB_NORDAHEAD)
+        if options.noMetaSync { flags |= UInt32(MDB_NOMETASYNC) }
+        if options.noSync { flags |= UInt32(MDB_NOSYNC) }
+        if options.readOnly { flags |= UInt32(MDB_RDONLY | MDB_NOLOCK) }
+        try LMDBError.check(mdb_env_open(env, path, flags, 0o600))
+        // An existing file may be larger than the requested initial map: LMDB adopts its size.
+        var info = MDB_envinfo()
+        mdb_env_info(env, &info)
+        self.mapSize = max(self.mapSize, info.me_mapsize)
     }
 
     deinit {

@@ -3,63 +3,124 @@ import BenchCore
 import Client
 import EtcdProto
 import Foundation
+import Synchronization
 
-// `setcd-bench`: etcd's benchmark tool (put, range) and etcd's disk check, for setcd and etcd alike.
+// `setcd-bench`: etcd's benchmark tool (`tools/benchmark`), etcdctl's check perf and etcd's disk
+// check, for setcd and etcd alike.
 
-/// The flags every workload takes (etcd's benchmark globals).
-struct WorkloadOptions: ParsableArguments {
+/// The connection flags of etcd's benchmark (its global flags).
+struct ConnectionOptions: ParsableArguments {
     @Option(help: "gRPC endpoints") var endpoints = "127.0.0.1:2379"
     @Option(help: "Total number of gRPC connections") var conns = 1
     @Option(help: "Total number of gRPC clients") var clients = 1
-    @Option(help: "Total number of requests") var total = 10_000
-    @Option(help: "Maximum requests per second (0 is no limit)") var rate = 0
+    @Flag(name: .customLong("target-leader"), help: "Target leader endpoint") var targetLeader = false
+    @Flag(help: "use full floating point precision") var precise = false
+    @Option(help: "provide username[:password] and prompt if password is not supplied.") var user = ""
+    @Option(help: "identify secure client using this TLS certificate file") var cert = ""
+    @Option(help: "identify secure client using this TLS key file") var key = ""
+    @Option(help: "verify certificates of TLS-enabled secure servers using this CA bundle") var cacert = ""
     @Option(name: [.customShort("w"), .customLong("write-out")], help: "Report format: simple or json") var writeOut = "simple"
 
-    var workload: Workload {
-        var workload = Workload(endpoints: endpoints.split(separator: ",").map(String.init))
+    func validate() throws {
+        guard writeOut == "simple" || writeOut == "json" else { throw ValidationError("write-out must be simple or json") }
+        guard conns > 0, clients > 0 else { throw ValidationError("--conns and --clients must be positive") }
+    }
+
+    /// The workload's connections: to the leader's URLs with `--target-leader`.
+    func workload() async throws -> Workload {
+        var configuration = EtcdClient.Configuration(endpoints: endpoints.split(separator: ",").map(String.init))
+        if !user.isEmpty {
+            let parts = user.split(separator: ":", maxSplits: 1).map(String.init)
+            let password = parts.count == 2 ? parts[1] : readPassword()
+            configuration.credentials = .init(user: parts[0], password: password)
+        }
+        if !cert.isEmpty || !key.isEmpty || !cacert.isEmpty {
+            configuration.tls = .init(caFile: cacert.isEmpty ? nil : cacert, certFile: cert.isEmpty ? nil : cert, keyFile: key.isEmpty ? nil : key)
+        }
+        if targetLeader { configuration.endpoints = try await Workload.leaderEndpoints(configuration) }
+        var workload = Workload(configuration: configuration)
         workload.connections = conns
         workload.clients = clients
-        workload.total = total
-        workload.rate = rate
         return workload
     }
 
-    func print(_ report: BenchReport) {
-        FileHandle.standardOutput.write(Data((writeOut == "json" ? report.json() : report.text()).utf8))
+    private func readPassword() -> String {
+        FileHandle.standardError.write(Data("Password: ".utf8))
+        return readLine(strippingNewline: true) ?? ""
     }
+
+    /// A progress bar on stdout when it is a terminal and the report is text.
+    func bar(_ total: Int) -> ProgressBar? { writeOut == "json" ? nil : ProgressBar(total: total) }
+
+    /// Prints a report, after `title` when there is one.
+    func print(_ report: BenchReport, title: String? = nil) {
+        let body = writeOut == "json" ? report.json() : report.text(precise: precise)
+        FileHandle.standardOutput.write(Data(((title.map { $0 + "\n" } ?? "") + body).utf8))
+    }
+
+    func say(_ line: String) {
+        if writeOut != "json" { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+    }
+}
+
+/// `--total` and `--rate`, which etcd's commands take each for itself.
+struct LoadOptions: ParsableArguments {
+    @Option(help: "Total number of requests") var total = 10_000
+    @Option(help: "Maximum requests per second (0 is no limit)") var rate = 0
+}
+
+/// Keys and values of the write workloads.
+struct DataOptions: ParsableArguments {
+    @Option(name: .customLong("key-size"), help: "Key size of put request") var keySize = 8
+    @Option(name: .customLong("val-size"), help: "Value size of put request") var valSize = 8
+    @Option(name: .customLong("key-space-size"), help: "Maximum possible keys") var keySpaceSize = 1
+
+    func validate() throws {
+        guard keySpaceSize > 0 else { throw ValidationError("expected positive --key-space-size, got (\(keySpaceSize))") }
+    }
+
+    /// A random value of `--val-size` bytes, made once per run as etcd's tool does.
+    var value: Data { Data((0..<valSize).map { _ in UInt8.random(in: 0...255) }) }
+}
+
+func consistencyLine(_ consistency: String) -> String {
+    consistency == "s" ? "bench with serializable range" : "bench with linearizable range"
 }
 
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "setcd-bench", abstract: "A low-level benchmark tool for etcd3 and setcd.",
-        subcommands: [Put.self, Range.self, Disk.self])
+        subcommands: [
+            Put.self, Range.self, TxnPut.self, TxnMixed.self, Watch.self, WatchLatency.self, WatchGet.self, LeaseKeepAlive.self,
+            MVCC.self, CheckPerfCommand.self, Disk.self,
+        ])
 
     /// `put`: puts of `--val-size` bytes at `--key-size`-byte keys.
     struct Put: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Benchmark put")
-        @OptionGroup var options: WorkloadOptions
-        @Option(name: .customLong("key-size"), help: "Key size of put request") var keySize = 8
-        @Option(name: .customLong("val-size"), help: "Value size of put request") var valSize = 8
-        @Option(name: .customLong("key-space-size"), help: "Maximum possible keys") var keySpaceSize = 1
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var load: LoadOptions
+        @OptionGroup var data: DataOptions
         @Flag(name: .customLong("sequential-keys"), help: "Use sequential keys") var sequentialKeys = false
 
         func run() async throws {
-            let value = Data(repeating: 0x62, count: valSize)
-            let (keySize, keySpace, sequential) = (keySize, keySpaceSize, sequentialKeys)
-            let report = try await options.workload.run { client, number in
+            let value = data.value
+            let (keySize, keySpace, sequential) = (data.keySize, data.keySpaceSize, sequentialKeys)
+            let report = try await connection.workload().run(total: load.total, rate: load.rate, bar: connection.bar(load.total)) { client, number in
                 var request = Etcdserverpb_PutRequest()
                 request.key = Data(Workload.key(number, keySize: keySize, keySpace: keySpace, sequential: sequential))
                 request.value = value
                 _ = try await client.put(request)
             }
-            options.print(report)
+            connection.print(report)
         }
     }
 
     /// `range <key> [end-range]`: reads, linearizable or serializable.
     struct Range: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Benchmark range")
-        @OptionGroup var options: WorkloadOptions
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var load: LoadOptions
         @Argument var args: [String] = []
         @Option(help: "Linearizable(l) or Serializable(s)") var consistency = "l"
 
@@ -74,8 +135,257 @@ struct Bench: AsyncParsableCommand {
             if args.count == 2 { request.rangeEnd = Data(args[1].utf8) }
             request.serializable = consistency == "s"
             let range = request
-            let report = try await options.workload.run { client, _ in _ = try await client.range(range) }
-            options.print(report)
+            connection.say(consistencyLine(consistency))
+            let report = try await connection.workload().run(total: load.total, rate: load.rate, bar: connection.bar(load.total)) { client, _ in
+                _ = try await client.range(range)
+            }
+            connection.print(report)
+        }
+    }
+
+    /// `txn-put`: txns of `--txn-ops` puts each.
+    struct TxnPut: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "txn-put", abstract: "Benchmark txn-put")
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var load: LoadOptions
+        @OptionGroup var data: DataOptions
+        @Option(name: .customLong("txn-ops"), help: "Number of puts per txn") var txnOps = 1
+
+        func validate() throws {
+            guard txnOps <= data.keySpaceSize else {
+                throw ValidationError("expected --txn-ops no larger than --key-space-size, got txn-ops(\(txnOps)) key-space-size(\(data.keySpaceSize))")
+            }
+        }
+
+        func run() async throws {
+            let value = data.value
+            let (keySize, keySpace, ops) = (data.keySize, data.keySpaceSize, txnOps)
+            let report = try await connection.workload().run(total: load.total, rate: load.rate, bar: connection.bar(load.total)) { client, number in
+                var txn = Etcdserverpb_TxnRequest()
+                txn.success = (0..<ops).map { op in
+                    var put = Etcdserverpb_PutRequest()
+                    put.key = Data(Workload.varintKey((number * ops + op) % keySpace, keySize: keySize))
+                    put.value = value
+                    var request = Etcdserverpb_RequestOp()
+                    request.requestPut = put
+                    return request
+                }
+                _ = try await client.txn(txn)
+            }
+            connection.print(report)
+        }
+    }
+
+    /// `txn-mixed`: txns that read (a range over every key, up to `--limit`) or write (a put), in
+    /// `--rw-ratio` proportion, reported apart.
+    struct TxnMixed: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "txn-mixed", abstract: "Benchmark a mixed load of txn-put & txn-range.")
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var load: LoadOptions
+        @OptionGroup var data: DataOptions
+        @Argument var args: [String] = []
+        @Option(name: .customLong("end-key"), help: "Read operation range end key. By default, we do full range query with the default limit of 1000.")
+        var endKey = ""
+        @Option(help: "Read operation range result limit") var limit = 1000
+        @Option(help: "Linearizable(l) or Serializable(s)") var consistency = "l"
+        @Option(name: .customLong("rw-ratio"), help: "Read/write ops ratio") var rwRatio = 1.0
+
+        func validate() throws {
+            guard (1...2).contains(args.count) else { throw ValidationError("txn-mixed takes a key and an optional end key") }
+            guard consistency == "l" || consistency == "s" else { throw ValidationError("consistency must be l or s") }
+        }
+
+        func run() async throws {
+            let value = data.value
+            let (keySize, keySpace, readShare) = (data.keySize, data.keySpaceSize, rwRatio / (1 + rwRatio))
+            // etcd's read: everything from "" (with --end-key, up to it), at most --limit keys.
+            var read = Etcdserverpb_RangeRequest()
+            read.key = Data([0])
+            read.rangeEnd = endKey.isEmpty ? Data([0]) : Data(endKey.utf8)
+            read.serializable = consistency == "s"
+            read.limit = Int64(limit)
+            var readOp = Etcdserverpb_RequestOp()
+            readOp.requestRange = read
+            var readTxn = Etcdserverpb_TxnRequest()
+            readTxn.success = [readOp]
+            let reads = readTxn
+            connection.say(consistencyLine(consistency))
+            // Which requests read is decided up front, so the two reports split one run.
+            let isRead = (0..<load.total).map { _ in Double.random(in: 0..<1) < readShare }
+            let workload = try await connection.workload()
+            let reports = try await workload.withConnections { connections in
+                try await Workload.drive(
+                    connections: connections, clients: workload.clients, total: load.total, rate: load.rate, bar: connection.bar(load.total),
+                    slots: 2, slot: { isRead[$0] ? 0 : 1 }
+                ) { client, number in
+                    if isRead[number] {
+                        _ = try await client.txn(reads)
+                    } else {
+                        var put = Etcdserverpb_PutRequest()
+                        put.key = Data(Workload.varintKey(number % keySpace, keySize: keySize))
+                        put.value = value
+                        _ = try await client.put(put)
+                    }
+                }
+            }
+            let (readReport, writeReport) = (reports[0], reports[1])
+            connection.print(readReport, title: connection.writeOut == "json" ? nil : "Total Read Ops: \(readReport.latencies.count)\nDetails:")
+            connection.print(writeReport, title: connection.writeOut == "json" ? nil : "Total Write Ops: \(writeReport.latencies.count)\nDetails:")
+        }
+    }
+
+    /// `watch`: watcher creation, then the events of `--put-total` puts to the watched keys.
+    struct Watch: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Benchmark watch")
+        @OptionGroup var connection: ConnectionOptions
+        @Option(help: "Total watch streams") var streams = 10
+        @Option(name: .customLong("watch-per-stream"), help: "Total watchers per stream") var watchPerStream = 100
+        @Option(name: .customLong("watched-key-total"), help: "Total number of keys to be watched") var watchedKeyTotal = 1
+        @Option(name: .customLong("put-rate"), help: "Number of keys to put per second") var putRate = 0
+        @Option(name: .customLong("put-total"), help: "Number of put requests") var putTotal = 1000
+        @Option(name: .customLong("key-size"), help: "Key size of watch request") var keySize = 32
+        @Option(name: .customLong("key-space-size"), help: "Maximum possible keys") var keySpaceSize = 1
+        @Flag(name: .customLong("sequential-keys"), help: "Use sequential keys") var sequentialKeys = false
+
+        func run() async throws {
+            let needed = 1 + streams / 100
+            if min(connection.clients, connection.conns) < needed {
+                connection.say("warning: grpc limits 100 streams per client connection, have \(min(connection.clients, connection.conns)) but need \(needed)")
+            }
+            let keys = (0..<max(watchedKeyTotal, 1)).map { Workload.key($0, keySize: keySize, keySpace: keySpaceSize, sequential: sequentialKeys) }
+            let (creation, events) = try await WatchBench.watch(
+                connection.workload(), streams: streams, watchersPerStream: watchPerStream, watchedKeys: keys, putTotal: putTotal,
+                putRate: putRate, bar: connection.bar)
+            connection.print(creation, title: connection.writeOut == "json" ? nil : "Watch creation summary:")
+            connection.print(events, title: connection.writeOut == "json" ? nil : "Watch events received summary:")
+        }
+    }
+
+    /// `watch-latency`: from a put's answer to each watcher's event.
+    struct WatchLatency: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "watch-latency", abstract: "Benchmark watch latency")
+        @OptionGroup var connection: ConnectionOptions
+        @Option(help: "Total number of put requests") var total = 10_000
+        @Option(name: .customLong("put-rate"), help: "Number of keys to put per second") var putRate = 100
+        @Option(name: .customLong("key-size"), help: "Key size of watch response") var keySize = 32
+        @Option(name: .customLong("val-size"), help: "Value size of watch response") var valSize = 32
+
+        func run() async throws {
+            let report = try await WatchBench.latency(
+                connection.workload(), total: total, putRate: putRate, keySize: keySize, valueSize: valSize, bar: connection.bar(total))
+            connection.print(report)
+        }
+    }
+
+    /// `watch-get`: serializable gets while many unsynced watchers catch up.
+    struct WatchGet: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "watch-get", abstract: "Benchmark watch with get")
+        @OptionGroup var connection: ConnectionOptions
+        @Option(help: "Total number of watchers") var watchers = 10_000
+        @Option(help: "Total number of watcher streams") var streams = 1
+        @Option(help: "Number of events per watcher") var events = 8
+
+        func run() async throws {
+            let report = try await WatchBench.get(
+                connection.workload(), watchers: watchers, streams: streams, events: events, bar: connection.bar(watchers * events))
+            connection.print(report, title: connection.writeOut == "json" ? nil : "Get during watch summary:")
+        }
+    }
+
+    /// `lease-keepalive`: keep-alives of one lease per client.
+    struct LeaseKeepAlive: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "lease-keepalive", abstract: "Benchmark lease keepalive")
+        @OptionGroup var connection: ConnectionOptions
+        @Option(help: "Total number of lease keepalive requests") var total = 10_000
+
+        func run() async throws {
+            let workload = try await connection.workload()
+            let report = try await workload.withConnections { connections in
+                // One lease (TTL 100 s) per client, granted before the clock starts.
+                var leases: [Int64] = []
+                for client in 0..<workload.clients { leases.append(try await connections[client % connections.count].grantLease(ttl: 100).id) }
+                let owned = leases
+                let next = LeaseCursor(owned)
+                return try await Workload.drive(connections: connections, clients: workload.clients, total: total, rate: 0, bar: connection.bar(total)) { client, _ in
+                    _ = try await client.keepAliveOnce(next.take())
+                }[0]
+            }
+            connection.print(report)
+        }
+    }
+
+    /// `mvcc put`: puts into the storage engine alone.
+    struct MVCC: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Benchmark mvcc", subcommands: [MVCCPut.self])
+    }
+
+    struct MVCCPut: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "put", abstract: "Benchmark put performance of storage")
+        @Option(name: .customLong("batch-interval"), help: "Interval of batching (milliseconds)") var batchInterval = 100
+        @Option(name: .customLong("batch-limit"), help: "A limit of batched transaction") var batchLimit = 10_000
+        @Option(help: "total number of put operations") var total = 100
+        @Option(name: .customLong("key-size"), help: "a size of key (Byte)") var keySize = 64
+        @Option(name: .customLong("value-size"), help: "a size of value (Byte)") var valueSize = 64
+        @Flag(help: "put operations are executed in a txn") var txn = false
+        @Option(name: .customLong("txn-ops"), help: "Number of puts per txn") var txnOps = 1
+        @Flag(help: "use full floating point precision") var precise = false
+        @Option(name: [.customShort("w"), .customLong("write-out")], help: "Report format: simple or json") var writeOut = "simple"
+
+        func run() throws {
+            // etcd's tool works in ./mvcc-bench and removes it.
+            let directory = FileManager.default.currentDirectoryPath + "/mvcc-bench"
+            try? FileManager.default.removeItem(atPath: directory)
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let report = try MVCCBench.put(
+                directory: directory, total: total, keySize: keySize, valueSize: valueSize, txnOps: txn ? txnOps : 1,
+                batchInterval: .milliseconds(batchInterval), batchLimit: batchLimit, bar: writeOut == "json" ? nil : ProgressBar(total: total))
+            FileHandle.standardOutput.write(Data((writeOut == "json" ? report.json() : report.text(precise: precise)).utf8))
+        }
+    }
+
+    /// `check-perf --load s|m|l|xl`: etcdctl check perf's workloads and verdict.
+    struct CheckPerfCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "check-perf", abstract: "Check the performance of the etcd cluster (etcdctl check perf)")
+        @Option(help: "gRPC endpoints") var endpoints = "127.0.0.1:2379"
+        @Option(help: "The performance check's workload model. Accepted workloads: s(small), m(medium), l(large), xl(xLarge)")
+        var load = "s"
+        @Option(help: "The prefix for writing the performance check's keys.") var prefix = "/etcdctl-check-perf/"
+
+        func run() async throws {
+            guard let model = CheckPerf.model(load), let check = CheckPerf.models[model] else {
+                throw BenchError("unknown load option \(load)")
+            }
+            let configuration = EtcdClient.Configuration(endpoints: endpoints.split(separator: ",").map(String.init))
+            var prefixRange = Etcdserverpb_RangeRequest()
+            prefixRange.key = Data(prefix.utf8)
+            prefixRange.rangeEnd = Data(EtcdClient.prefixEnd(of: Array(prefix.utf8)))
+            prefixRange.countOnly = true
+            let everything = prefixRange
+            if try await EtcdClient.withClient(configuration, { try await $0.range(everything).count }) > 0 {
+                throw BenchError("prefix \"\(prefix)\" has keys. Delete with etcdctl del --prefix \(prefix) first")
+            }
+            let bar = ProgressBar(total: check.seconds)
+            let ticker = Task {
+                for _ in 0..<check.seconds {
+                    try await Task.sleep(for: .seconds(1))
+                    bar.advance()
+                }
+            }
+            let report = try await PutLoad.run(
+                configuration: configuration, clients: check.clients, rate: check.rate, duration: .seconds(check.seconds), limit: nil,
+                prefix: Array(prefix.utf8), keySize: 256, valueSize: 1024, bar: nil)
+            ticker.cancel()
+            bar.finish()
+            _ = try await EtcdClient.withClient(configuration) { client in
+                var delete = Etcdserverpb_DeleteRangeRequest()
+                delete.key = everything.key
+                delete.rangeEnd = everything.rangeEnd
+                return try await client.delete(delete)
+            }
+            let verdict = check.verdict(report)
+            for line in verdict.lines { Swift.print(line) }
+            if !verdict.passed { throw ExitCode(1) }
         }
     }
 
@@ -94,6 +404,16 @@ struct Bench: AsyncParsableCommand {
     }
 }
 
+/// Hands the clients' leases round in turn (each keep-alive renews the next lease).
+final class LeaseCursor: Sendable {
+    private let leases: [Int64]
+    private let position = Atomic<Int>(0)
+
+    init(_ leases: [Int64]) { self.leases = leases }
+
+    func take() -> Int64 { leases[position.add(1, ordering: .relaxed).oldValue % leases.count] }
+}
+
 /// Runs a parsed command's asynchronous `run()` (an existential would pick the synchronous one).
 func runAsync<Command: AsyncParsableCommand>(_ command: Command) async throws {
     var command = command
@@ -107,6 +427,9 @@ do {
     } else {
         try command.run()
     }
+} catch let error as BenchError {
+    FileHandle.standardError.write(Data((error.description + "\n").utf8))
+    exit(1)
 } catch {
     Bench.exit(withError: error)
 }

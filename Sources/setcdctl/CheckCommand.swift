@@ -1,4 +1,5 @@
 import ArgumentParser
+import BenchCore
 import Client
 import EtcdCtl
 import EtcdProto
@@ -6,7 +7,6 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
-import Synchronization
 
 /// `check perf|datascale`, as etcdctl's: load the cluster with one of four workload sizes and judge
 /// it by etcdctl's rules.
@@ -17,8 +17,7 @@ struct CheckCommand: AsyncParsableCommand {
 
     /// etcdctl's names for the workload sizes.
     static func model(_ load: String) throws -> String {
-        let aliases = ["s": "s", "small": "s", "m": "m", "medium": "m", "l": "l", "large": "l", "xl": "xl", "xLarge": "xl"]
-        guard let model = aliases[load] else { throw CtlError(code: ExitCode.badFeature, message: "unknown load option \(load)") }
+        guard let model = CheckPerf.model(load) else { throw CtlError(code: ExitCode.badFeature, message: "unknown load option \(load)") }
         return model
     }
 
@@ -33,14 +32,9 @@ struct CheckCommand: AsyncParsableCommand {
         @Option(help: "The prefix for writing the performance check's keys.") var prefix = "/etcdctl-check-perf/"
         @OptionGroup var cleanup: CheckCleanup
 
-        /// Puts per second, clients and seconds of each workload.
-        static let workloads: [String: (rate: Int, clients: Int, seconds: Int)] = [
-            "s": (150, 50, 60), "m": (1000, 200, 60), "l": (8000, 500, 60), "xl": (15000, 1000, 60),
-        ]
-
         func run() async throws {
             await runReportingErrors {
-                let workload = Self.workloads[try CheckCommand.model(load)]!
+                let workload = CheckPerf.models[try CheckCommand.model(load)]!
                 let configuration = try global.clientConfiguration()
                 try await global.withClient { client in
                     try await requireEmpty(client, prefix: prefix)
@@ -53,34 +47,15 @@ struct CheckCommand: AsyncParsableCommand {
                     }
                 }
                 defer { ticker.cancel() }
-                let report = try await LoadReport.run(
+                let report = try await PutLoad.run(
                     configuration: configuration, clients: workload.clients, rate: workload.rate,
                     duration: .seconds(workload.seconds), limit: nil, prefix: Array(prefix.utf8), keySize: 256, valueSize: 1024, bar: nil)
                 ticker.cancel()
                 bar.finish()
                 try await cleanup.run(global, prefix: prefix)
-                var ok = report.printErrors()
-                let throughput = Int(report.requestsPerSecond) + 1
-                if report.requestsPerSecond / Double(workload.rate) <= 0.9 {
-                    print("FAIL: Throughput too low: \(throughput) writes/s")
-                    ok = false
-                } else {
-                    print("PASS: Throughput is \(throughput) writes/s")
-                }
-                if report.slowest > 0.5 {
-                    print("Slowest request took too long: \(String(format: "%f", report.slowest))s")
-                    ok = false
-                } else {
-                    print("PASS: Slowest request took \(String(format: "%f", report.slowest))s")
-                }
-                if report.standardDeviation > 0.1 {
-                    print("Stddev too high: \(String(format: "%f", report.standardDeviation))s")
-                    ok = false
-                } else {
-                    print("PASS: Stddev is \(String(format: "%f", report.standardDeviation))s")
-                }
-                print(ok ? "PASS" : "FAIL")
-                if !ok { Foundation.exit(ExitCode.error) }
+                let verdict = workload.verdict(report)
+                for line in verdict.lines { print(line) }
+                if !verdict.passed { Foundation.exit(ExitCode.error) }
             }
         }
     }
@@ -116,7 +91,7 @@ struct CheckCommand: AsyncParsableCommand {
                 }
                 print("Start data scale check for work load [\(workload.count) key-value pairs, \(workload.size) bytes per key-value, \(workload.clients) concurrent clients].")
                 let bar = ProgressBar(total: workload.count)
-                let report = try await LoadReport.run(
+                let report = try await PutLoad.run(
                     configuration: configuration, clients: workload.clients, rate: nil, duration: nil, limit: workload.count,
                     prefix: Array(prefix.utf8), keySize: 512, valueSize: 512, bar: bar)
                 bar.finish()
@@ -125,7 +100,11 @@ struct CheckCommand: AsyncParsableCommand {
                     Foundation.exit(ExitCode.error)
                 }
                 try await cleanup.run(global, prefix: prefix)
-                guard report.printErrors() else { Foundation.exit(ExitCode.error) }
+                if !report.errors.isEmpty {
+                    print("FAIL: too many errors")
+                    for (error, count) in report.errors.sorted(by: { $0.key < $1.key }) { print("FAIL: ERROR(\(error)) -> \(count)") }
+                    Foundation.exit(ExitCode.error)
+                }
                 print("PASS: Approximate system memory used : \(String(format: "%.2f", (after - before) / (1024 * 1024))) MB.")
             }
         }
@@ -201,127 +180,5 @@ struct CheckCleanup: ParsableArguments {
                 print("Finished defragmenting etcd member[\(endpoint)]")
             }
         }
-    }
-}
-
-/// The latencies of a load run and what etcd's benchmark report derives from them.
-struct LoadReport: Sendable {
-    var latencies: [Double] = []
-    var errors: [String: Int] = [:]
-    var elapsed: Double = 0
-
-    var requestsPerSecond: Double { elapsed > 0 ? Double(latencies.count) / elapsed : 0 }
-    var slowest: Double { latencies.max() ?? 0 }
-    var standardDeviation: Double {
-        guard !latencies.isEmpty else { return 0 }
-        let mean = latencies.reduce(0, +) / Double(latencies.count)
-        return (latencies.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(latencies.count)).squareRoot()
-    }
-
-    /// Prints etcdctl's error lines; false if there were errors.
-    func printErrors() -> Bool {
-        guard !errors.isEmpty else { return true }
-        print("FAIL: too many errors")
-        for (error, count) in errors.sorted(by: { $0.key < $1.key }) { print("FAIL: ERROR(\(error)) -> \(count)") }
-        return false
-    }
-
-    /// Puts from `clients` concurrent clients (each on its own connection): at `rate` puts per second in
-    /// all for `duration`, or `limit` puts as fast as they go. Keys are `prefix` plus `keySize` bytes
-    /// starting with random ones; values are `valueSize` zero bytes, as etcdctl's.
-    static func run(
-        configuration: EtcdClient.Configuration, clients: Int, rate: Int?, duration: Duration?, limit: Int?,
-        prefix: [UInt8], keySize: Int, valueSize: Int, bar: ProgressBar?
-    ) async throws -> LoadReport {
-        let issued = SharedCount()
-        let started = ContinuousClock.now
-        let deadline = duration.map { started + $0 }
-        let value = Data(count: valueSize)
-        let results = try await withThrowingTaskGroup(of: LoadReport.self) { group in
-            for worker in 0..<clients {
-                group.addTask {
-                    try await EtcdClient.withClient(configuration) { client in
-                        var mine = LoadReport()
-                        // Each client's share of the rate, on a fixed schedule that never bursts to catch up.
-                        let interval = rate.map { Duration.seconds(Double(clients) / Double($0)) }
-                        var next = started + (interval.map { $0 * Double(worker) / Double(clients) } ?? .zero)
-                        while true {
-                            if let deadline, next >= deadline { break }
-                            if let limit, issued.increment() > limit { break }
-                            if interval != nil { try await Task.sleep(until: next, clock: .continuous) }
-                            var key = prefix + (0..<8).map { _ in UInt8.random(in: 0...255) }
-                            key += [UInt8](repeating: 0, count: max(keySize - 8, 0))
-                            var put = Etcdserverpb_PutRequest()
-                            put.key = Data(key)
-                            put.value = value
-                            let sent = ContinuousClock.now
-                            do {
-                                _ = try await client.put(put)
-                                let took = ContinuousClock.now - sent
-                                mine.latencies.append(Double(took.components.seconds) + Double(took.components.attoseconds) / 1e18)
-                            } catch {
-                                mine.errors[describe(error), default: 0] += 1
-                            }
-                            bar?.advance()
-                            if let interval {
-                                next += interval
-                                let now = ContinuousClock.now
-                                while next < now { next += interval }
-                            }
-                        }
-                        return mine
-                    }
-                }
-            }
-            var all = LoadReport()
-            for try await part in group {
-                all.latencies += part.latencies
-                all.errors.merge(part.errors, uniquingKeysWith: +)
-            }
-            return all
-        }
-        var report = results
-        let took = ContinuousClock.now - started
-        report.elapsed = Double(took.components.seconds) + Double(took.components.attoseconds) / 1e18
-        return report
-    }
-}
-
-/// A one-line progress bar on stdout, drawn only when stdout is a terminal (piped output stays
-/// clean for scripts).
-final class ProgressBar: Sendable {
-    private let total: Int
-    private let done = Atomic<Int>(0)
-    private let enabled = isatty(STDOUT_FILENO) == 1
-
-    init(total: Int) {
-        self.total = max(total, 1)
-        draw(0)
-    }
-
-    func advance() {
-        let now = done.add(1, ordering: .relaxed).newValue
-        // Redraw at each whole percent.
-        if now * 100 / total != (now - 1) * 100 / total { draw(now) }
-    }
-
-    /// Moves the bar to `count` (of the total).
-    func set(_ count: Int) {
-        let before = done.exchange(count, ordering: .relaxed)
-        if count * 100 / total != before * 100 / total { draw(count) }
-    }
-
-    func finish() {
-        draw(total)
-        if enabled { FileHandle.standardOutput.write(Data("\n".utf8)) }
-    }
-
-    private func draw(_ count: Int) {
-        guard enabled else { return }
-        let width = 40
-        let filled = min(width, count * width / total)
-        let line = "\r \(min(count, total)) / \(total) [" + String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled)
-            + "] \(min(100, count * 100 / total))%"
-        FileHandle.standardOutput.write(Data(line.utf8))
     }
 }

@@ -1,9 +1,9 @@
 import ArgumentParser
+import BenchCore
 import Client
 import EtcdCtl
 import EtcdProto
 import Foundation
-import Synchronization
 
 /// `make-mirror [options] <destination>`, as etcdctl's: copies the keys under `--prefix` as of one
 /// revision to the destination cluster, then replays every later change there (one destination txn
@@ -38,7 +38,7 @@ struct MakeMirrorCommand: AsyncParsableCommand {
             let rename = KeyRename(from: prefix, to: noDestPrefix ? "" : (destPrefix.isEmpty ? prefix : destPrefix))
             var destination = EtcdClient.Configuration(endpoints: args)
             destination.requestTimeout = try global.clientConfiguration().requestTimeout
-            let total = SharedCount()
+            let total = SharedCounter()
             try await global.withClient { source in
                 try await EtcdClient.withClient(destination) { target in
                     try await withThrowingTaskGroup(of: Void.self) { group in
@@ -58,7 +58,7 @@ struct MakeMirrorCommand: AsyncParsableCommand {
     }
 
     /// The initial copy at one revision, then the changes after it, until the watch ends.
-    private func mirror(from source: EtcdClient, to target: EtcdClient, rename: KeyRename, total: SharedCount) async throws {
+    private func mirror(from source: EtcdClient, to target: EtcdClient, rename: KeyRename, total: SharedCounter) async throws {
         // As clientv3's mirror.Syncer: the whole keyspace from "\0" for an empty prefix.
         let start = prefix.isEmpty ? [UInt8(0)] : Array(prefix.utf8)
         let end = prefix.isEmpty ? [UInt8(0)] : KeyRanges.prefixEnd(of: start)
@@ -82,7 +82,7 @@ struct MakeMirrorCommand: AsyncParsableCommand {
                 put.key = Data(rename.apply(Array(kv.key)))
                 put.value = kv.value
                 _ = try await target.put(put)
-                total.increment()
+                total.add(1)
                 bar?.advance()
             }
             guard response.more, let last = response.kvs.last else { break }
@@ -103,7 +103,7 @@ struct MakeMirrorCommand: AsyncParsableCommand {
                 opsRevision = event.kv.modRevision
                 let key = rename.apply(Array(event.kv.key))
                 ops.append(event.type == .put ? .put(key, value: Array(event.kv.value), lease: 0) : .delete(key))
-                total.increment()
+                total.add(1)
             }
             if !ops.isEmpty { _ = try await target.txn(.with { $0.success = ops }) }
         }
@@ -129,14 +129,4 @@ struct KeyRename {
         }
         return key
     }
-}
-
-/// A count shared by concurrent tasks (keys mirrored, puts issued).
-final class SharedCount: Sendable {
-    private let count = Atomic<Int>(0)
-
-    /// Adds one; returns the new count.
-    @discardableResult
-    func increment() -> Int { count.add(1, ordering: .relaxed).newValue }
-    var value: Int { count.load(ordering: .relaxed) }
 }

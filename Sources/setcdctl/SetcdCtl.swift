@@ -218,12 +218,4 @@ func runReportingErrors(_ body: () async throws -> Void) async -> Never {
     }
 }
 
-/// A server or client error as etcdctl shows it: etcd's own errors by their text
-/// ("etcdserver: ..."), other gRPC failures as Go's gRPC prints them.
-func describe(_ error: any Error) -> String {
-    if let rpc = error as? RPCError {
-        return rpc.message.hasPrefix("etcdserver: ") ? rpc.message : "rpc error: code = \(rpc.code.goName) desc = \(rpc.message)"
-    }
-    return "\(error)"
-}
 

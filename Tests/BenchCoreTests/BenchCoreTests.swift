@@ -40,9 +40,59 @@ import Testing
         #expect(throws: DiskCheck.CheckError.self) { try DiskCheck.run(directory: "/nonexistent/dir", writes: 1) }
     }
 
+    /// Keys as etcd's tool makes them: Go's zig-zag varint of the key's index, zero-padded.
     @Test func keysFollowEtcdsLayout() {
-        #expect(Workload.key(5, keySize: 8, keySpace: 100, sequential: true) == [0, 0, 0, 0, 0, 0, 0, 5])
-        #expect(Workload.key(105, keySize: 10, keySpace: 100, sequential: true) == [0, 0, 0, 0, 0, 0, 0, 5, 0, 0])
+        #expect(Workload.key(5, keySize: 8, keySpace: 100, sequential: true) == [10, 0, 0, 0, 0, 0, 0, 0])
+        #expect(Workload.key(105, keySize: 12, keySpace: 100, sequential: true) == [10] + [UInt8](repeating: 0, count: 11))
+        #expect(Workload.varintKey(300, keySize: 4) == [0xD8, 0x04, 0, 0])
+        #expect(Workload.varintKey(-1, keySize: 2) == [1, 0])
         #expect(Workload.key(3, keySize: 8, keySpace: 1, sequential: false) == [UInt8](repeating: 0, count: 8))
+    }
+
+    /// `--precise` prints Go's %g; a weighted report (mvcc put --txn) counts operations per second.
+    @Test func preciseAndWeightedReports() {
+        var report = BenchReport()
+        report.record(latency: 0.0012345)
+        report.record(latency: 0.5)
+        report.total = 2
+        let text = report.text(precise: true)
+        #expect(text.contains("  Fastest:\t0.0012345 secs.\n") && text.contains("  Slowest:\t0.5 secs.\n"))
+        #expect(text.contains("  Requests/sec:\t1\n"))
+        report.weight = 10
+        #expect(report.requestsPerSecond == 10)
+        #expect(BenchReport.goG(1.5e-05) == "1.5e-05")
+    }
+
+    /// etcdctl check perf's models and its verdict lines, in etcdctl's order and words.
+    @Test func checkPerfJudgesAsEtcdctl() {
+        #expect(CheckPerf.model("xLarge") == "xl" && CheckPerf.model("medium") == "m" && CheckPerf.model("huge") == nil)
+        let small = CheckPerf.models["s"]!
+        #expect(small.rate == 150 && small.clients == 50 && small.seconds == 60)
+        var good = BenchReport()
+        for _ in 0..<9_000 { good.record(latency: 0.002) }
+        good.total = 60
+        let passed = small.verdict(good)
+        #expect(passed.passed && passed.lines == [
+            "PASS: Throughput is 151 writes/s", "PASS: Slowest request took 0.002000s", "PASS: Stddev is 0.000000s", "PASS",
+        ])
+        var bad = BenchReport()
+        for _ in 0..<100 { bad.record(latency: 0.01) }
+        bad.record(latency: 0.9)
+        bad.record(error: "etcdserver: request timed out")
+        bad.total = 60
+        let failed = small.verdict(bad)
+        #expect(!failed.passed && failed.lines.first == "FAIL: too many errors" && failed.lines.last == "FAIL")
+        #expect(failed.lines.contains("FAIL: ERROR(etcdserver: request timed out) -> 1") && failed.lines.contains("FAIL: Throughput too low: 2 writes/s"))
+        #expect(failed.lines.contains("Slowest request took too long: 0.900000s"))
+    }
+
+    /// `mvcc put` on a store in a temporary directory: every put lands and is timed.
+    @Test func mvccPutTimesEveryPut() throws {
+        let directory = NSTemporaryDirectory() + "mvccbench-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let report = try MVCCBench.put(
+            directory: directory, total: 50, keySize: 16, valueSize: 32, txnOps: 4, batchInterval: .milliseconds(100), batchLimit: 10, bar: nil)
+        #expect(report.latencies.count == 50 && report.weight == 4 && report.errors.isEmpty && report.total > 0)
     }
 }

@@ -23,5 +23,59 @@ extension EndToEnd {
             let bad = try Subprocess.run(bench, ["range", "--endpoints", server.clientAddress], timeout: 20)
             #expect(bad.exitCode != 0 && bad.stderr.contains("range takes a key"), "\(bad.stderr)")
         }
+
+        /// The other workloads (txn-put, txn-mixed, the three watch benchmarks, lease-keepalive):
+        /// each reports every request it made, with etcd's section titles, and nothing fails.
+        @Test(arguments: [Flavor.etcd, .setcd])
+        func everyWorkloadReportsEveryRequest(_ flavor: Flavor) throws {
+            let server = try ServerProcess(flavor)
+            defer { server.cleanUp() }
+            try server.start()
+            let bench = try Binaries.setcdBench()
+            let endpoint = ["--endpoints", server.clientAddress]
+            func run(_ arguments: [String]) throws -> String {
+                let result = try Subprocess.run(bench, arguments + endpoint, timeout: 120)
+                #expect(result.exitCode == 0 && !result.stdout.contains("Error distribution"), "\(arguments): \(result.stdout) \(result.stderr)")
+                return result.stdout
+            }
+            let txnPut = try run(["txn-put", "--total", "100", "--txn-ops", "4", "--key-space-size", "40", "--clients", "4", "-w", "json"])
+            #expect(txnPut.contains("\"requests\":100,"), "\(txnPut)")
+            let mixed = try run(["txn-mixed", "k", "--total", "200", "--rw-ratio", "3", "--key-space-size", "20", "--clients", "4"])
+            let opCounts = mixed.split(separator: "\n").compactMap { line -> Int? in
+                guard line.hasPrefix("Total Read Ops: ") || line.hasPrefix("Total Write Ops: ") else { return nil }
+                return Int(line.split(separator: " ").last!)
+            }
+            #expect(mixed.hasPrefix("bench with linearizable range\n") && opCounts.count == 2 && opCounts.reduce(0, +) == 200, "\(mixed)")
+            let watch = try run(["watch", "--streams", "3", "--watch-per-stream", "5", "--watched-key-total", "2", "--key-space-size", "2", "--sequential-keys", "--put-total", "40",
+                                 "--clients", "2", "--conns", "2", "-w", "json"])
+            // 15 watchers created; 40 puts alternate over 2 keys watched by 8 and 7 watchers: 20×8 + 20×7 events.
+            #expect(watch.contains("\"requests\":15,") && watch.contains("\"requests\":300,"), "\(watch)")
+            let latency = try run(["watch-latency", "--total", "30", "--put-rate", "200", "--clients", "3", "-w", "json"])
+            #expect(latency.contains("\"requests\":90,"), "one latency per watcher and put: \(latency)")
+            let watchGet = try run(["watch-get", "--watchers", "50", "--streams", "2", "--events", "4"])
+            #expect(watchGet.hasPrefix("Get during watch summary:\n") && watchGet.contains("Requests/sec:"), "\(watchGet)")
+            let keepAlive = try run(["lease-keepalive", "--total", "60", "--clients", "3", "-w", "json"])
+            #expect(keepAlive.contains("\"requests\":60,"), "\(keepAlive)")
+            let leader = try run(["put", "--target-leader", "--total", "20", "--precise"])
+            #expect(leader.contains("\nSummary:\n") && !leader.contains("0.0000 secs"), "--precise prints every digit: \(leader)")
+        }
+
+        /// check-perf refuses an unknown load and a prefix that has keys, as etcdctl does, and leaves
+        /// the keys alone.
+        @Test func checkPerfRefusesBadInput() throws {
+            let server = try ServerProcess(.setcd)
+            defer { server.cleanUp() }
+            try server.start()
+            let bench = try Binaries.setcdBench()
+            let unknown = try Subprocess.run(bench, ["check-perf", "--load", "huge", "--endpoints", server.clientAddress], timeout: 20)
+            #expect(unknown.exitCode == 1 && unknown.stderr.contains("unknown load option huge"), "\(unknown.stderr)")
+            let etcdctl = try Binaries.etcdctl()
+            let environment = childEnvironment(["ETCDCTL_API": "3"])
+            _ = try Subprocess.run(etcdctl, ["--endpoints=\(server.clientAddress)", "put", "/p/k", "v"], environment: environment, timeout: 20)
+            let taken = try Subprocess.run(bench, ["check-perf", "--prefix", "/p/", "--endpoints", server.clientAddress], timeout: 20)
+            #expect(taken.exitCode == 1 && taken.stderr.contains("prefix \"/p/\" has keys"), "\(taken.stderr)")
+            let kept = try Subprocess.run(etcdctl, ["--endpoints=\(server.clientAddress)", "get", "/p/k", "--print-value-only"], environment: environment, timeout: 20)
+            #expect(kept.stdout == "v\n")
+        }
     }
 }

@@ -21,6 +21,17 @@ private func b(_ s: String) -> [UInt8] { Array(s.utf8) }
 private struct Boom: Error {}
 
 @Suite struct LMDBTests {
+    /// A path LMDB cannot open (a directory) is an error, not a crash: a failed open once freed the
+    /// environment twice.
+    @Test func openingADirectoryFailsCleanly() throws {
+        let dir = try TempDir()
+        defer { dir.remove() }
+        #expect(throws: LMDBError.self) { try Environment(path: dir.path) }
+        let env = try Environment(path: dir.file)
+        let db = try env.openDatabase("d")
+        try env.write { try $0.put(db, b("k"), b("v")) }
+    }
+
     @Test func putGetDeleteAndOverwrite() throws {
         let dir = try TempDir()
         defer { dir.remove() }
