@@ -41,11 +41,17 @@ public struct BenchReport: Sendable {
 
     /// The latency at each of `percentiles`, in seconds (HdrHistogram, microsecond resolution, 3
     /// significant digits).
-    public var latencyPercentiles: [(percentile: Double, seconds: Double)] {
+    public var latencyPercentiles: [(percentile: Double, seconds: Double)] { latencies(at: Self.percentiles) }
+
+    /// The percentiles of the JSON report's distribution, for plots: every whole percent and the tail.
+    public static let distributionPercentiles: [Double] = (1...99).map(Double.init) + [99.5, 99.9, 99.99, 100]
+
+    /// The latency at each of `levels` (percentiles), in seconds, from an HdrHistogram.
+    public func latencies(at levels: [Double]) -> [(percentile: Double, seconds: Double)] {
         guard !latencies.isEmpty else { return [] }
         var histogram = Histogram<UInt64>(numberOfSignificantValueDigits: .three)
         for latency in latencies { _ = histogram.record(UInt64(max(1, (latency * 1_000_000).rounded()))) }
-        return Self.percentiles.map { ($0, Double(histogram.valueAtPercentile($0)) / 1_000_000) }
+        return levels.map { ($0, Double(histogram.valueAtPercentile($0)) / 1_000_000) }
     }
 
     /// etcd's text report: numbers as "%4.4f", or with `precise` (etcd's `--precise`) as "%g".
@@ -73,13 +79,15 @@ public struct BenchReport: Sendable {
         return out
     }
 
-    /// The report as JSON (seconds as numbers).
+    /// The report as JSON (seconds as numbers), with a finer latency distribution (`[percentile,
+    /// seconds]` pairs) for plots.
     public func json() -> String {
         var fields = [
             "\"total\":\(total)", "\"slowest\":\(slowest)", "\"fastest\":\(fastest)", "\"average\":\(average)",
             "\"stddev\":\(standardDeviation)", "\"requestsPerSecond\":\(requestsPerSecond)", "\"requests\":\(latencies.count)",
         ]
         fields.append("\"percentiles\":{" + latencyPercentiles.map { "\"\(Self.goFloat($0.percentile))\":\($0.seconds)" }.joined(separator: ",") + "}")
+        fields.append("\"distribution\":[" + latencies(at: Self.distributionPercentiles).map { "[\($0.percentile),\($0.seconds)]" }.joined(separator: ",") + "]")
         fields.append("\"errors\":{" + errors.sorted { $0.key < $1.key }.map { "\"\($0.key.replacingOccurrences(of: "\"", with: "\\\""))\":\($0.value)" }
             .joined(separator: ",") + "}")
         return "{" + fields.joined(separator: ",") + "}\n"
