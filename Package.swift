@@ -72,10 +72,21 @@ let package = Package(
         ),
         // setcd-bench's workloads (over the client; `mvcc put` on the storage engine alone), reports
         // (etcd's benchmark format), disk check and check-perf.
-        .target(name: "BenchCore", dependencies: ["Client", "EtcdProto", "MVCC", .product(name: "Histogram", package: "hdrhistogram-swift")]),
+        .target(
+            name: "BenchCore",
+            dependencies: [
+                "Client", "EtcdProto", "MVCC", .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"), .product(name: "NIOHPACK", package: "swift-nio-http2"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
         .executableTarget(
             name: "setcd-bench",
-            dependencies: ["BenchCore", "Client", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "BenchCore", "Client", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
         // etcdctl's output formats (simple, json, fields, table), byte for byte.
         .target(name: "EtcdCtl", dependencies: ["EtcdProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),

@@ -93,7 +93,7 @@ public enum WatchBench {
                 }
                 group.addTask {
                     let puts = try await Workload.drive(
-                        connections: connections, clients: workload.clients, total: putTotal, rate: putRate, bar: nil
+                        connections: connections.map(Caller.client), clients: workload.clients, total: putTotal, rate: putRate, bar: nil
                     ) { client, number in
                         var put = Etcdserverpb_PutRequest()
                         put.key = Data(watchedKeys[number % watchedKeys.count])

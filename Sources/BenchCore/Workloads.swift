@@ -30,24 +30,43 @@ public struct Workload: Sendable {
         }
     }
 
-    /// Runs `request` (given its client and the request's number, 0 up to `total`) `total` times from
+    /// Runs `body` with `connections` callers: bare unary connections when there is neither TLS nor
+    /// a user (see `UnaryConnection`), else connections of the client library.
+    public func withCallers<Result: Sendable>(_ body: @Sendable ([Caller]) async throws -> Result) async throws -> Result {
+        let bare = configuration.tls == nil && configuration.credentials == nil && !configuration.endpoints.contains { $0.hasPrefix("https://") }
+        guard bare else { return try await withConnections { try await body($0.map(Caller.client)) } }
+        var opened: [UnaryConnection] = []
+        do {
+            for number in 0..<max(connections, 1) {
+                opened.append(try await UnaryConnection.connect(configuration.endpoints[number % configuration.endpoints.count]))
+            }
+            let result = try await body(opened.map(Caller.bare))
+            for connection in opened { await connection.close() }
+            return result
+        } catch {
+            for connection in opened { await connection.close() }
+            throw error
+        }
+    }
+
+    /// Runs `request` (given its caller and the request's number, 0 up to `total`) `total` times from
     /// `clients` concurrent clients, at most `rate` requests per second in all (0: no limit), timing
     /// each; `bar` advances once per request.
     public func run(
         total: Int, rate: Int = 0, bar: ProgressBar? = nil,
-        _ request: @escaping @Sendable (EtcdClient, Int) async throws -> Void
+        _ request: @escaping @Sendable (Caller, Int) async throws -> Void
     ) async throws -> BenchReport {
-        try await withConnections { connections in
-            try await Self.drive(connections: connections, clients: clients, total: total, rate: rate, bar: bar, request)[0]
+        try await withCallers { callers in
+            try await Self.drive(connections: callers, clients: clients, total: total, rate: rate, bar: bar, request)[0]
         }
     }
 
     /// `total` requests from `clients` workers over `connections`, timed; see `run`. Request n is
     /// reported in report `slot(n)` of `slots` (etcd's txn-mixed reports reads and writes apart).
     public static func drive(
-        connections: [EtcdClient], clients: Int, total: Int, rate: Int, bar: ProgressBar?,
+        connections: [Caller], clients: Int, total: Int, rate: Int, bar: ProgressBar?,
         slots: Int = 1, slot: @escaping @Sendable (Int) -> Int = { _ in 0 },
-        _ request: @escaping @Sendable (EtcdClient, Int) async throws -> Void
+        _ request: @escaping @Sendable (Caller, Int) async throws -> Void
     ) async throws -> [BenchReport] {
         let counter = SharedCounter()
         let clock = ContinuousClock()
@@ -126,6 +145,33 @@ public struct Workload: Sendable {
         }
         key[at] = UInt8(zigzag)
         return Array(key.prefix(max(keySize, at + 1)))
+    }
+}
+
+/// A connection a workload's requests go over: a bare unary connection or the client library's.
+public enum Caller: Sendable {
+    case bare(UnaryConnection)
+    case client(EtcdClient)
+
+    public func put(_ request: Etcdserverpb_PutRequest) async throws -> Etcdserverpb_PutResponse {
+        switch self {
+        case .bare(let connection): try await connection.put(request)
+        case .client(let client): try await client.put(request)
+        }
+    }
+
+    public func range(_ request: Etcdserverpb_RangeRequest) async throws -> Etcdserverpb_RangeResponse {
+        switch self {
+        case .bare(let connection): try await connection.range(request)
+        case .client(let client): try await client.range(request)
+        }
+    }
+
+    public func txn(_ request: Etcdserverpb_TxnRequest) async throws -> Etcdserverpb_TxnResponse {
+        switch self {
+        case .bare(let connection): try await connection.txn(request)
+        case .client(let client): try await client.txn(request)
+        }
     }
 }
 

@@ -3,6 +3,8 @@ import BenchCore
 import Client
 import EtcdProto
 import Foundation
+import NIOCore
+import NIOPosix
 import Synchronization
 
 // `setcd-bench`: etcd's benchmark tool (`tools/benchmark`), etcdctl's check perf and etcd's disk
@@ -213,7 +215,7 @@ struct Bench: AsyncParsableCommand {
             // Which requests read is decided up front, so the two reports split one run.
             let isRead = (0..<load.total).map { _ in Double.random(in: 0..<1) < readShare }
             let workload = try await connection.workload()
-            let reports = try await workload.withConnections { connections in
+            let reports = try await workload.withCallers { connections in
                 try await Workload.drive(
                     connections: connections, clients: workload.clients, total: load.total, rate: load.rate, bar: connection.bar(load.total),
                     slots: 2, slot: { isRead[$0] ? 0 : 1 }
@@ -306,7 +308,9 @@ struct Bench: AsyncParsableCommand {
                 for client in 0..<workload.clients { leases.append(try await connections[client % connections.count].grantLease(ttl: 100).id) }
                 let owned = leases
                 let next = LeaseCursor(owned)
-                return try await Workload.drive(connections: connections, clients: workload.clients, total: total, rate: 0, bar: connection.bar(total)) { client, _ in
+                let clients = connections.map(Caller.client)
+                return try await Workload.drive(connections: clients, clients: workload.clients, total: total, rate: 0, bar: connection.bar(total)) { caller, _ in
+                    guard case .client(let client) = caller else { return }
                     _ = try await client.keepAliveOnce(next.take())
                 }[0]
             }
@@ -419,6 +423,10 @@ func runAsync<Command: AsyncParsableCommand>(_ command: Command) async throws {
     var command = command
     try await command.run()
 }
+
+// Tasks run on the event loops that do the client's I/O, not on a pool of their own: a request then
+// costs no thread switches, so the benchmark's own overhead stays small beside the server's.
+NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
 
 do {
     var command = try Bench.parseAsRoot(Array(CommandLine.arguments.dropFirst()))
