@@ -121,8 +121,13 @@ extension EtcdClient {
             try await leases.leaseKeepAlive(metadata: metadata, options: options, requestProducer: { writer in
                 try await writer.write(request)
             }, onResponse: { response in
-                for try await message in response.messages { return message }
-                throw RPCError(code: .unavailable, message: "keep-alive stream closed without an answer")
+                // Read to the stream's end (the server ends it after answering, as our side is closed).
+                // Leaving early cancels the stream; under load (64 clients, 50,000 keep-alives) a few
+                // of those calls to setcd then failed with "Stream unexpectedly closed".
+                var answer: Etcdserverpb_LeaseKeepAliveResponse?
+                for try await message in response.messages where answer == nil { answer = message }
+                guard let answer else { throw RPCError(code: .unavailable, message: "keep-alive stream closed without an answer") }
+                return answer
             })
         }
     }

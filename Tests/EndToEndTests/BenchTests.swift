@@ -60,6 +60,30 @@ extension EndToEnd {
             #expect(leader.contains("\nSummary:\n") && !leader.contains("0.0000 secs"), "--precise prints every digit: \(leader)")
         }
 
+        /// A refused request is reported in etcd's words (here over the bare unary path: the status
+        /// and message come from the answer's trailers), and the run goes on.
+        @Test(arguments: [Flavor.etcd, .setcd])
+        func refusedRequestsAreReportedInEtcdsWords(_ flavor: Flavor) throws {
+            let server = try ServerProcess(flavor)
+            defer { server.cleanUp() }
+            try server.start()
+            let tooLarge = try Subprocess.run(try Binaries.setcdBench(), ["put", "--endpoints", server.clientAddress, "--total", "3", "--val-size", "1600000"],
+                                              timeout: 60)
+            #expect(tooLarge.exitCode == 0 && tooLarge.stdout == "\nError distribution:\n  [3]\tetcdserver: request is too large\n", "\(tooLarge.stdout)")
+        }
+
+        /// Many short keep-alive streams from many clients all succeed: the client once left each
+        /// stream before its end, and a few of 50,000 such calls to setcd failed with "Stream
+        /// unexpectedly closed".
+        @Test func manyKeepAliveStreamsAllSucceed() throws {
+            let server = try ServerProcess(.setcd)
+            defer { server.cleanUp() }
+            try server.start()
+            let run = try Subprocess.run(try Binaries.setcdBench(), ["lease-keepalive", "--endpoints", server.clientAddress, "--clients", "64",
+                                                                     "--conns", "16", "--total", "20000", "-w", "json"], timeout: 300)
+            #expect(run.exitCode == 0 && run.stdout.contains("\"requests\":20000,") && run.stdout.contains("\"errors\":{}"), "\(run.stdout.prefix(400))")
+        }
+
         /// check-perf refuses an unknown load and a prefix that has keys, as etcdctl does, and leaves
         /// the keys alone.
         @Test func checkPerfRefusesBadInput() throws {
