@@ -29,6 +29,9 @@ public struct BenchReport: Sendable {
 
     public static let percentiles: [Double] = [10, 25, 50, 75, 90, 95, 99, 99.9]
 
+    /// Requests made: answered and failed.
+    public var requests: Int { latencies.count + errors.values.reduce(0, +) }
+
     public var requestsPerSecond: Double { total > 0 ? Double(latencies.count) * weight / total : 0 }
     public var slowest: Double { latencies.max() ?? 0 }
     public var fastest: Double { latencies.min() ?? 0 }
@@ -116,11 +119,21 @@ public struct BenchReport: Sendable {
 
     static func number(_ value: Double, precise: Bool) -> String { precise ? goG(value) : String(format: "%4.4f", value) }
 
-    /// Go's "%g": the shortest representation that reads back the same (Swift's description writes
-    /// exponents as Go does, "1.5e-05", "1e+21"), without Swift's ".0" on whole numbers.
+    /// Go's "%g" of the shortest representation: plain from 1e-4 up to 1e6, else with an exponent
+    /// ("1.5e-05", "1.234567e+06"); whole numbers without Swift's ".0".
     static func goG(_ value: Double) -> String {
         let plain = "\(value)"
-        return plain.hasSuffix(".0") ? String(plain.dropLast(2)) : plain
+        guard abs(value) >= 1e6, !plain.contains("e") else { return plain.hasSuffix(".0") ? String(plain.dropLast(2)) : plain }
+        // Swift writes these plainly ("1234567.25"): move the point after the first digit.
+        let sign = value < 0 ? "-" : ""
+        let unsigned = plain.hasPrefix("-") ? String(plain.dropFirst()) : plain
+        let parts = unsigned.split(separator: ".", omittingEmptySubsequences: false)
+        let whole = String(parts[0])
+        var digits = whole + (parts.count > 1 ? String(parts[1]) : "")
+        while digits.count > 1 && digits.hasSuffix("0") { digits.removeLast() }
+        let exponent = whole.count - 1
+        let mantissa = digits.count > 1 ? "\(digits.first!).\(digits.dropFirst())" : digits
+        return "\(sign)\(mantissa)e+\(exponent < 10 ? "0" : "")\(exponent)"
     }
 
     /// A float as Go's `%v` prints these percentiles (`99.9`, `50`).

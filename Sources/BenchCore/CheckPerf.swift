@@ -19,6 +19,25 @@ public struct CheckPerf: Sendable {
         ["s": "s", "small": "s", "m": "m", "medium": "m", "l": "l", "large": "l", "xl": "xl", "xLarge": "xl"][load]
     }
 
+    /// The check's load: puts of 1 KiB values at 256-byte keys under `prefix` at the model's rate
+    /// from its clients for its seconds, with a 60-step progress bar (one step a second).
+    public func run(configuration: EtcdClient.Configuration, prefix: [UInt8]) async throws -> BenchReport {
+        let bar = ProgressBar(total: seconds)
+        let ticker = Task {
+            for _ in 0..<seconds {
+                try await Task.sleep(for: .seconds(1))
+                bar.advance()
+            }
+        }
+        defer { ticker.cancel() }
+        let report = try await PutLoad.run(
+            configuration: configuration, clients: clients, rate: rate, duration: .seconds(seconds), limit: nil,
+            prefix: prefix, keySize: 256, valueSize: 1024, bar: nil)
+        ticker.cancel()
+        bar.finish()
+        return report
+    }
+
     /// etcdctl's verdict lines for a run, and whether it passed: errors fail it; throughput must be
     /// over 90% of the rate, the slowest put at most 0.5 s and the standard deviation at most 0.1 s.
     public func verdict(_ report: BenchReport) -> (lines: [String], passed: Bool) {

@@ -1,5 +1,6 @@
 import EtcdProto
 import Foundation
+import GRPCCore
 import NIOCore
 import NIOHPACK
 import NIOHTTP2
@@ -8,7 +9,7 @@ import SwiftProtobuf
 
 /// A bare gRPC connection for the benchmark's unary calls (put, range, txn): each call is one
 /// HTTP/2 stream of a HEADERS and a DATA frame out and HEADERS, DATA and trailers back, handled in
-/// one channel handler on the connection's event loop.
+/// one channel handler on the connection's event loop. IPv4 `host:port` endpoints only.
 ///
 /// Why not the client library: grpc-swift spends about 120 µs of CPU per unary call here (a child
 /// channel and several tasks per stream), five times etcd's Go client; on a 2-core machine that
@@ -40,7 +41,8 @@ public final class UnaryConnection: Sendable {
                     var connection = NIOHTTP2Handler.ConnectionConfiguration()
                     connection.initialSettings = [
                         HTTP2Setting(parameter: .maxConcurrentStreams, value: 1 << 20),
-                        HTTP2Setting(parameter: .initialWindowSize, value: 8 << 20),
+                        // Each stream's window: the largest there is, as a stream carries one answer.
+                        HTTP2Setting(parameter: .initialWindowSize, value: Int(Int32.max)),
                         HTTP2Setting(parameter: .maxFrameSize, value: 1 << 20),
                     ]
                     // etcd's gRPC server pings after nearly every response (its bandwidth probe); the
@@ -52,10 +54,15 @@ public final class UnaryConnection: Sendable {
                 }
             }
             .connect(host: host, port: port).get()
-        let calls = try await channel.eventLoop.submit {
-            NIOLoopBound(try channel.pipeline.syncOperations.handler(type: UnaryCallHandler.self), eventLoop: channel.eventLoop)
-        }.get()
-        return UnaryConnection(channel: channel, calls: calls)
+        do {
+            let calls = try await channel.eventLoop.submit {
+                NIOLoopBound(try channel.pipeline.syncOperations.handler(type: UnaryCallHandler.self), eventLoop: channel.eventLoop)
+            }.get()
+            return UnaryConnection(channel: channel, calls: calls)
+        } catch {
+            try? await channel.close()
+            throw error
+        }
     }
 
     /// Closes the connection; calls in flight fail.
@@ -74,14 +81,17 @@ public final class UnaryConnection: Sendable {
         return try Response(serializedBytes: Array(answer.readableBytesView))
     }
 
+    /// etcd's KV.Put.
     public func put(_ request: Etcdserverpb_PutRequest) async throws -> Etcdserverpb_PutResponse {
         try await call("/etcdserverpb.KV/Put", request)
     }
 
+    /// etcd's KV.Range.
     public func range(_ request: Etcdserverpb_RangeRequest) async throws -> Etcdserverpb_RangeResponse {
         try await call("/etcdserverpb.KV/Range", request)
     }
 
+    /// etcd's KV.Txn.
     public func txn(_ request: Etcdserverpb_TxnRequest) async throws -> Etcdserverpb_TxnResponse {
         try await call("/etcdserverpb.KV/Txn", request)
     }
@@ -111,9 +121,16 @@ final class UnaryCallHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
 
+    /// Opens the connection's receive window (65,535 bytes to begin with) as wide as it goes.
+    func channelActive(context: ChannelHandlerContext) {
+        let increment = Int(Int32.max) - 65_535
+        context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: increment))), promise: nil)
+        context.fireChannelActive()
+    }
+
     func start(path: String, body: [UInt8], continuation: CheckedContinuation<ByteBuffer, any Error>) {
         guard let context, closed == nil else {
-            continuation.resume(throwing: closed ?? BenchError("connection closed"))
+            continuation.resume(throwing: closed ?? RPCError(code: .unavailable, message: "connection closed"))
             return
         }
         let stream = nextStream
@@ -139,10 +156,11 @@ final class UnaryCallHandler: ChannelInboundHandler, RemovableChannelHandler {
             if case .byteBuffer(var bytes) = data.data {
                 calls[frame.streamID]?.received.setOrWriteBuffer(&bytes)
             }
-            // Reopen the connection's window (65,535 bytes) when half of it is used, or the server
-            // stops sending. Each stream's own window (8 MiB, from our settings) outlasts its answer.
-            unacknowledged += data.data.readableBytes + (data.paddingBytes ?? 0)
-            if unacknowledged >= 32_768 {
+            // Give back what the answers used of the connection's window, or the server stops
+            // sending. (Frames NIOHTTP2 drops for reset streams go uncounted; the window is opened
+            // to 2 GiB at the start, so such small losses never close it.)
+            unacknowledged += data.data.readableBytes + (data.paddingBytes.map { $0 + 1 } ?? 0)
+            if unacknowledged >= 1 << 20 {
                 context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: unacknowledged))), promise: nil)
                 unacknowledged = 0
             }
@@ -150,36 +168,53 @@ final class UnaryCallHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .headers(let headers) where headers.endStream:
             finish(frame.streamID, status: headers.headers)
         case .rstStream(let code):
-            calls.removeValue(forKey: frame.streamID)?.continuation.resume(throwing: BenchError("stream reset: \(code)"))
+            calls.removeValue(forKey: frame.streamID)?.continuation.resume(throwing: RPCError(code: .unavailable, message: "stream reset: \(code)"))
         default:
             break
         }
     }
 
-    /// Completes a call from its trailers: its one message if the status is OK, else the error.
+    /// A stream closed without its answer (reset, or refused by a GOAWAY) fails its call.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let closed = event as? StreamClosedEvent, let call = calls.removeValue(forKey: closed.streamID) {
+            call.continuation.resume(throwing: RPCError(code: .unavailable, message: "stream closed: \(closed.reason.map { "\($0)" } ?? "no answer")"))
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    /// Completes a call from its trailers: its one message if the status is OK, else the error as
+    /// the client library reports it (an `RPCError`).
     private func finish(_ stream: HTTP2StreamID, status trailers: HPACKHeaders?) {
         guard let call = calls.removeValue(forKey: stream) else { return }
-        let code = trailers?.first(name: "grpc-status").flatMap(Int.init) ?? -1
-        guard code == 0 else {
-            let message = trailers?.first(name: "grpc-message")?.removingPercentEncoding ?? "no grpc-status in the answer"
-            call.continuation.resume(throwing: BenchError(message.hasPrefix("etcdserver: ") ? message : "rpc error: code = \(code) desc = \(message)"))
+        guard let status = trailers?.first(name: "grpc-status").flatMap(Int.init).flatMap(Status.Code.init(rawValue:)) else {
+            call.continuation.resume(throwing: RPCError(code: .internalError, message: "the answer carries no gRPC status"))
+            return
+        }
+        if let code = RPCError.Code(status) {
+            let text = trailers?.first(name: "grpc-message") ?? ""
+            call.continuation.resume(throwing: RPCError(code: code, message: text.removingPercentEncoding ?? text))
             return
         }
         guard var received = call.received, let flag = received.readInteger(as: UInt8.self), flag == 0,
               let length = received.readInteger(as: UInt32.self), let message = received.readSlice(length: Int(length))
         else {
-            call.continuation.resume(throwing: BenchError("malformed gRPC answer"))
+            call.continuation.resume(throwing: RPCError(code: .internalError, message: "malformed gRPC answer"))
             return
         }
         call.continuation.resume(returning: message)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        failAll(BenchError("connection closed"))
+        failAll(RPCError(code: .unavailable, message: "connection closed"))
         context.fireChannelInactive()
     }
 
+    /// An error of one stream fails that stream's call; any other ends the connection.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let streamError = error as? NIOHTTP2Errors.StreamError {
+            calls.removeValue(forKey: streamError.streamID)?.continuation.resume(throwing: streamError.baseError)
+            return
+        }
         failAll(error)
         context.close(promise: nil)
     }

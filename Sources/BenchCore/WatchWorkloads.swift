@@ -39,9 +39,10 @@ public enum WatchBench {
         try await workload.withConnections { connections in
             let clock = ContinuousClock()
             let opened = (0..<streams).map { Stream(on: connections[$0 % connections.count]) }
-            // Watcher w (of all) watches key w mod keys, as etcd's tool assigns them.
-            var watchers = [Int](repeating: 0, count: watchedKeys.count)
-            for watcher in 0..<(streams * watchersPerStream) { watchers[watcher % watchedKeys.count] += 1 }
+            // Watcher w (of all) watches key w mod keys, as etcd's tool assigns them; counted by the
+            // key's bytes, since random keys may repeat.
+            var watchers: [[UInt8]: Int] = [:]
+            for watcher in 0..<(streams * watchersPerStream) { watchers[watchedKeys[watcher % watchedKeys.count], default: 0] += 1 }
 
             let creationBar = bar(streams * watchersPerStream)
             let creationStart = clock.now
@@ -70,7 +71,7 @@ public enum WatchBench {
             creationBar?.finish()
 
             // Every event each watcher should see: puts to key i mod keys, each seen by that key's watchers.
-            let expected = (0..<putTotal).reduce(0) { $0 + watchers[$1 % watchedKeys.count] }
+            let expected = (0..<putTotal).reduce(0) { $0 + watchers[watchedKeys[$1 % watchedKeys.count], default: 0] }
             let eventsBar = bar(expected)
             let eventsStart = clock.now
             /// What a phase-two task brings back: one stream's events, or the puts' reports.
@@ -141,6 +142,7 @@ public enum WatchBench {
                 var streams: [Stream] = []
                 var feeders: [Task<Void, Never>] = []
                 let created = SharedCounter()
+                let ended = SharedCounter()
                 for watcher in 0..<max(workload.clients, 1) {
                     let stream = Stream(on: connections[watcher % connections.count])
                     stream.create(key)
@@ -156,6 +158,7 @@ public enum WatchBench {
                         } catch {
                             timesContinuation.finish(throwing: error)
                         }
+                        ended.add(1)
                     })
                     streams.append(stream)
                     arrivals.append(times.makeAsyncIterator())
@@ -165,7 +168,10 @@ public enum WatchBench {
                     for feeder in feeders { feeder.cancel() }
                 }
                 // Puts start once every watch is in place: a watcher created later would miss events.
-                while created.value < streams.count { try await Task.sleep(for: .milliseconds(5)) }
+                while created.value < streams.count {
+                    guard ended.value == 0 else { throw BenchError("a watch stream ended before its watch was created") }
+                    try await Task.sleep(for: .milliseconds(5))
+                }
                 var report = BenchReport()
                 let started = clock.now
                 for number in 0..<total {
@@ -206,7 +212,7 @@ public enum WatchBench {
                     for (number, stream) in opened.enumerated() {
                         let mine = (0..<watchers).filter { $0 % opened.count == number }.count
                         group.addTask {
-                            guard mine > 0 else { return BenchReport() }
+                            guard mine * events > 0 else { return BenchReport() }
                             for _ in 0..<mine { stream.create(Array("watchkey".utf8), startRevision: firstRevision) }
                             var seen = 0
                             for try await response in stream.responses where !response.events.isEmpty {

@@ -9,7 +9,9 @@ import Synchronization
 public struct Workload: Sendable {
     /// The endpoints and credentials every connection uses.
     public var configuration: EtcdClient.Configuration
+    /// Connections to open (etcd's `--conns`).
     public var connections = 1
+    /// Concurrent clients sharing them (etcd's `--clients`).
     public var clients = 1
 
     public init(configuration: EtcdClient.Configuration) { self.configuration = configuration }
@@ -153,6 +155,7 @@ public enum Caller: Sendable {
     case bare(UnaryConnection)
     case client(EtcdClient)
 
+    /// etcd's KV.Put.
     public func put(_ request: Etcdserverpb_PutRequest) async throws -> Etcdserverpb_PutResponse {
         switch self {
         case .bare(let connection): try await connection.put(request)
@@ -160,6 +163,7 @@ public enum Caller: Sendable {
         }
     }
 
+    /// etcd's KV.Range.
     public func range(_ request: Etcdserverpb_RangeRequest) async throws -> Etcdserverpb_RangeResponse {
         switch self {
         case .bare(let connection): try await connection.range(request)
@@ -167,6 +171,7 @@ public enum Caller: Sendable {
         }
     }
 
+    /// etcd's KV.Txn.
     public func txn(_ request: Etcdserverpb_TxnRequest) async throws -> Etcdserverpb_TxnResponse {
         switch self {
         case .bare(let connection): try await connection.txn(request)
@@ -191,5 +196,6 @@ public final class SharedCounter: Sendable {
     @discardableResult
     public func add(_ amount: Int) -> Int { count.add(amount, ordering: .relaxed).newValue }
 
+    /// The count now.
     public var value: Int { count.load(ordering: .relaxed) }
 }

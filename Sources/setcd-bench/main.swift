@@ -54,12 +54,15 @@ struct ConnectionOptions: ParsableArguments {
     /// A progress bar on stdout when it is a terminal and the report is text.
     func bar(_ total: Int) -> ProgressBar? { writeOut == "json" ? nil : ProgressBar(total: total) }
 
-    /// Prints a report, after `title` when there is one.
-    func print(_ report: BenchReport, title: String? = nil) {
-        let body = writeOut == "json" ? report.json() : report.text(precise: precise)
+    /// Prints a report, after `title` when there is one (and a blank line between them, unless
+    /// `gap` is false).
+    func print(_ report: BenchReport, title: String? = nil, gap: Bool = true) {
+        var body = writeOut == "json" ? report.json() : report.text(precise: precise)
+        if title != nil && !gap && body.hasPrefix("\n") { body.removeFirst() }
         FileHandle.standardOutput.write(Data(((title.map { $0 + "\n" } ?? "") + body).utf8))
     }
 
+    /// A line of etcd's text output (none with `-w json`).
     func say(_ line: String) {
         if writeOut != "json" { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
     }
@@ -85,6 +88,7 @@ struct DataOptions: ParsableArguments {
     var value: Data { Data((0..<valSize).map { _ in UInt8.random(in: 0...255) }) }
 }
 
+/// The line etcd's range and txn-mixed print first.
 func consistencyLine(_ consistency: String) -> String {
     consistency == "s" ? "bench with serializable range" : "bench with linearizable range"
 }
@@ -223,16 +227,22 @@ struct Bench: AsyncParsableCommand {
                     if isRead[number] {
                         _ = try await client.txn(reads)
                     } else {
+                        // etcd's writes are txns too: Txn().Then(OpPut(key, value)).
                         var put = Etcdserverpb_PutRequest()
                         put.key = Data(Workload.varintKey(number % keySpace, keySize: keySize))
                         put.value = value
-                        _ = try await client.put(put)
+                        var write = Etcdserverpb_RequestOp()
+                        write.requestPut = put
+                        var txn = Etcdserverpb_TxnRequest()
+                        txn.success = [write]
+                        _ = try await client.txn(txn)
                     }
                 }
             }
             let (readReport, writeReport) = (reports[0], reports[1])
-            connection.print(readReport, title: connection.writeOut == "json" ? nil : "Total Read Ops: \(readReport.latencies.count)\nDetails:")
-            connection.print(writeReport, title: connection.writeOut == "json" ? nil : "Total Write Ops: \(writeReport.latencies.count)\nDetails:")
+            // etcd counts every request issued, failed ones included, and prints the report right under "Details:".
+            connection.print(readReport, title: connection.writeOut == "json" ? nil : "Total Read Ops: \(readReport.requests)\nDetails:", gap: false)
+            connection.print(writeReport, title: connection.writeOut == "json" ? nil : "Total Write Ops: \(writeReport.requests)\nDetails:", gap: false)
         }
     }
 
@@ -252,7 +262,7 @@ struct Bench: AsyncParsableCommand {
         func run() async throws {
             let needed = 1 + streams / 100
             if min(connection.clients, connection.conns) < needed {
-                connection.say("warning: grpc limits 100 streams per client connection, have \(min(connection.clients, connection.conns)) but need \(needed)")
+                FileHandle.standardError.write(Data("warning: grpc limits 100 streams per client connection, have \(min(connection.clients, connection.conns)) but need \(needed)\n".utf8))
             }
             let keys = (0..<max(watchedKeyTotal, 1)).map { Workload.key($0, keySize: keySize, keySpace: keySpaceSize, sequential: sequentialKeys) }
             let (creation, events) = try await WatchBench.watch(
@@ -310,7 +320,7 @@ struct Bench: AsyncParsableCommand {
                 let next = LeaseCursor(owned)
                 let clients = connections.map(Caller.client)
                 return try await Workload.drive(connections: clients, clients: workload.clients, total: total, rate: 0, bar: connection.bar(total)) { caller, _ in
-                    guard case .client(let client) = caller else { return }
+                    guard case .client(let client) = caller else { throw BenchError("keep-alives need the client library") }
                     _ = try await client.keepAliveOnce(next.take())
                 }[0]
             }
@@ -369,18 +379,7 @@ struct Bench: AsyncParsableCommand {
             if try await EtcdClient.withClient(configuration, { try await $0.range(everything).count }) > 0 {
                 throw BenchError("prefix \"\(prefix)\" has keys. Delete with etcdctl del --prefix \(prefix) first")
             }
-            let bar = ProgressBar(total: check.seconds)
-            let ticker = Task {
-                for _ in 0..<check.seconds {
-                    try await Task.sleep(for: .seconds(1))
-                    bar.advance()
-                }
-            }
-            let report = try await PutLoad.run(
-                configuration: configuration, clients: check.clients, rate: check.rate, duration: .seconds(check.seconds), limit: nil,
-                prefix: Array(prefix.utf8), keySize: 256, valueSize: 1024, bar: nil)
-            ticker.cancel()
-            bar.finish()
+            let report = try await check.run(configuration: configuration, prefix: Array(prefix.utf8))
             _ = try await EtcdClient.withClient(configuration) { client in
                 var delete = Etcdserverpb_DeleteRangeRequest()
                 delete.key = everything.key

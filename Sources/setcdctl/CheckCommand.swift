@@ -39,19 +39,7 @@ struct CheckCommand: AsyncParsableCommand {
                 try await global.withClient { client in
                     try await requireEmpty(client, prefix: prefix)
                 }
-                let bar = ProgressBar(total: workload.seconds)
-                let ticker = Task {
-                    for _ in 0..<workload.seconds {
-                        try await Task.sleep(for: .seconds(1))
-                        bar.advance()
-                    }
-                }
-                defer { ticker.cancel() }
-                let report = try await PutLoad.run(
-                    configuration: configuration, clients: workload.clients, rate: workload.rate,
-                    duration: .seconds(workload.seconds), limit: nil, prefix: Array(prefix.utf8), keySize: 256, valueSize: 1024, bar: nil)
-                ticker.cancel()
-                bar.finish()
+                let report = try await workload.run(configuration: configuration, prefix: Array(prefix.utf8))
                 try await cleanup.run(global, prefix: prefix)
                 let verdict = workload.verdict(report)
                 for line in verdict.lines { print(line) }

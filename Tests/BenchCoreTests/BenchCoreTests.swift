@@ -60,7 +60,8 @@ import Testing
         #expect(text.contains("  Requests/sec:\t1\n"))
         report.weight = 10
         #expect(report.requestsPerSecond == 10)
-        #expect(BenchReport.goG(1.5e-05) == "1.5e-05")
+        #expect(BenchReport.goG(1.5e-05) == "1.5e-05" && BenchReport.goG(123456.5) == "123456.5")
+        #expect(BenchReport.goG(1234567.25) == "1.23456725e+06" && BenchReport.goG(1e6) == "1e+06" && BenchReport.goG(-2.5e7) == "-2.5e+07")
     }
 
     /// etcdctl check perf's models and its verdict lines, in etcdctl's order and words.

@@ -46,6 +46,7 @@ extension EndToEnd {
                 return Int(line.split(separator: " ").last!)
             }
             #expect(mixed.hasPrefix("bench with linearizable range\n") && opCounts.count == 2 && opCounts.reduce(0, +) == 200, "\(mixed)")
+            #expect(mixed.contains("Details:\nSummary:\n"), "etcd prints the report right under Details: \(mixed)")
             let watch = try run(["watch", "--streams", "3", "--watch-per-stream", "5", "--watched-key-total", "2", "--key-space-size", "2", "--sequential-keys", "--put-total", "40",
                                  "--clients", "2", "--conns", "2", "-w", "json"])
             // 15 watchers created; 40 puts alternate over 2 keys watched by 8 and 7 watchers: 20×8 + 20×7 events.
