@@ -108,17 +108,56 @@ struct Bench: AsyncParsableCommand {
         @OptionGroup var load: LoadOptions
         @OptionGroup var data: DataOptions
         @Flag(name: .customLong("sequential-keys"), help: "Use sequential keys") var sequentialKeys = false
+        @Option(name: .customLong("compact-interval"), help: "Interval to compact database (do not duplicate this with etcd's 'auto-compaction-retention' flag) (e.g. --compact-interval=5m compacts every 5-minute)")
+        var compactInterval = "0"
+        @Option(name: .customLong("compact-index-delta"), help: "Delta between current revision and compact revision (e.g. current revision 10000, compact at 9000)")
+        var compactIndexDelta: Int64 = 1000
+        @Flag(name: .customLong("check-hashkv"), help: "'true' to check hashkv") var checkHashKV = false
+
+        func validate() throws {
+            guard GoDuration.parse(compactInterval) != nil else { throw ValidationError("invalid --compact-interval \(compactInterval)") }
+        }
 
         func run() async throws {
             let value = data.value
             let (keySize, keySpace, sequential) = (data.keySize, data.keySpaceSize, sequentialKeys)
-            let report = try await connection.workload().run(total: load.total, rate: load.rate, bar: connection.bar(load.total)) { client, number in
+            let workload = try await connection.workload()
+            // etcd's compaction loop: every interval, compact at the current revision minus the delta.
+            let interval = GoDuration.parse(compactInterval) ?? .zero
+            let delta = compactIndexDelta
+            let compactor = interval > .zero ? Task {
+                try await EtcdClient.withClient(workload.configuration) { client in
+                    while !Task.isCancelled {
+                        try await Task.sleep(for: interval)
+                        let revision = try await client.range(Etcdserverpb_RangeRequest.with { $0.key = Data("foo".utf8) }).header.revision
+                        if revision > delta { _ = try? await client.compact(revision: revision - delta) }
+                    }
+                }
+            } : nil
+            let report = try await workload.run(total: load.total, rate: load.rate, bar: connection.bar(load.total)) { client, number in
                 var request = Etcdserverpb_PutRequest()
                 request.key = Data(Workload.key(number, keySize: keySize, keySpace: keySpace, sequential: sequential))
                 request.value = value
                 _ = try await client.put(request)
             }
+            compactor?.cancel()
             connection.print(report)
+            if checkHashKV { try await printHashKV(workload.configuration) }
+        }
+
+        /// etcd's `--check-hashkv` summary: the first endpoint's HashKV, the time it took and the DB size.
+        private func printHashKV(_ configuration: EtcdClient.Configuration) async throws {
+            var first = configuration
+            first.endpoints = Array(configuration.endpoints.prefix(1))
+            try await EtcdClient.withClient(first) { client in
+                let clock = ContinuousClock()
+                let started = clock.now
+                let hash = try await client.hashKV().hash
+                let took = clock.now - started
+                let size = try await client.status().dbSize
+                connection.say("HashKV Summary:\n\tHashKV: \(hash)\n\tEndpoint: \(first.endpoints[0])\n\tTime taken to get hashkv: "
+                    + GoDuration.format(took) + "\n\tDB size: " + GoDuration.humanBytes(size))
+            }
         }
     }
 

@@ -64,6 +64,14 @@ import Testing
         #expect(BenchReport.goG(1234567.25) == "1.23456725e+06" && BenchReport.goG(1e6) == "1e+06" && BenchReport.goG(-2.5e7) == "-2.5e+07")
     }
 
+    /// Go's durations (etcd's `--compact-interval`) and go-humanize's sizes (`--check-hashkv`'s DB size).
+    @Test func goFormats() {
+        #expect(GoDuration.parse("0") == .zero && GoDuration.parse("500ms") == .milliseconds(500) && GoDuration.parse("5m") == .seconds(300))
+        #expect(GoDuration.parse("1h30m") == .seconds(5400) && GoDuration.parse("5x") == nil && GoDuration.parse("ms") == nil)
+        #expect(GoDuration.format(.microseconds(4628.794)) == "4.628794ms" && GoDuration.format(.milliseconds(1500)) == "1.5s")
+        #expect(GoDuration.humanBytes(212_992) == "213 kB" && GoDuration.humanBytes(1_500_000) == "1.5 MB" && GoDuration.humanBytes(9) == "9 B")
+    }
+
     /// etcdctl check perf's models and its verdict lines, in etcdctl's order and words.
     @Test func checkPerfJudgesAsEtcdctl() {
         #expect(CheckPerf.model("xLarge") == "xl" && CheckPerf.model("medium") == "m" && CheckPerf.model("huge") == nil)

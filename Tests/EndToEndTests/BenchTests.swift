@@ -57,6 +57,8 @@ extension EndToEnd {
             #expect(watchGet.hasPrefix("Get during watch summary:\n") && watchGet.contains("Requests/sec:"), "\(watchGet)")
             let keepAlive = try run(["lease-keepalive", "--total", "60", "--clients", "3", "-w", "json"])
             #expect(keepAlive.contains("\"requests\":60,"), "\(keepAlive)")
+            let hashKV = try run(["put", "--total", "300", "--clients", "4", "--compact-interval", "50ms", "--compact-index-delta", "10", "--check-hashkv"])
+            #expect(hashKV.contains("HashKV Summary:\n\tHashKV: ") && hashKV.contains("\n\tDB size: ") && hashKV.contains(" kB"), "\(hashKV)")
             let leader = try run(["put", "--target-leader", "--total", "20", "--precise"])
             #expect(leader.contains("\nSummary:\n") && !leader.contains("0.0000 secs"), "--precise prints every digit: \(leader)")
         }
