@@ -36,6 +36,8 @@ let package = Package(
         .target(name: "MVCC", dependencies: ["LMDB"]),
         // etcd's v2 key tree (the v2 keys API): standard library only.
         .target(name: "V2Store"),
+        // The linearizability checker and watch validators for recorded histories: standard library only.
+        .target(name: "Checker"),
         .target(
             name: "EtcdProto",
             dependencies: [
@@ -107,6 +109,7 @@ let package = Package(
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
         .testTarget(name: "WALTests", dependencies: ["WAL"]),
         .testTarget(name: "RaftTests", dependencies: ["Raft"]),
+        .testTarget(name: "CheckerTests", dependencies: ["Checker"]),
         .testTarget(name: "V2StoreTests", dependencies: ["V2Store"]),
         .testTarget(name: "BenchCoreTests", dependencies: ["BenchCore"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "LMDB"]),
