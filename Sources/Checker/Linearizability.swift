@@ -150,3 +150,5 @@ private struct SearchConfiguration<State: Hashable>: Hashable {
     let done: [UInt64]
     let state: State
 }
+
+extension HistoryOperation: Sendable where Input: Sendable, Output: Sendable {}
