@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "setcd", targets: ["setcd"]),
         .executable(name: "setcdctl", targets: ["setcdctl"]),
         .executable(name: "setcd-bench", targets: ["setcd-bench"]),
+        .executable(name: "setcd-chaos", targets: ["setcd-chaos"]),
         .library(name: "MVCC", targets: ["MVCC"]),
         .library(name: "SetcdClient", targets: ["Client"]),
     ],
@@ -90,6 +91,19 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // Chaos runs against real setcd processes: member processes, fault-injecting peer proxies, the
+        // recorded history and the checks (Checker).
+        .target(
+            name: "Chaos",
+            dependencies: [
+                "Checker", "Client", "EtcdProto",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "setcd-chaos",
+            dependencies: ["Chaos", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         // etcdctl's output formats (simple, json, fields, table), byte for byte.
         .target(name: "EtcdCtl", dependencies: ["EtcdProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .executableTarget(
@@ -124,6 +138,6 @@ let package = Package(
             ]
         ),
         .testTarget(name: "EtcdCtlTests", dependencies: ["EtcdCtl", "EtcdProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
-        .testTarget(name: "EndToEndTests", dependencies: ["setcd", "setcdctl", "setcd-bench", "Checker", "Client", "EtcdProto"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["setcd", "setcdctl", "setcd-bench", "Chaos", "Checker", "Client", "EtcdProto"]),
     ]
 )
