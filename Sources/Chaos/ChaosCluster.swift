@@ -72,7 +72,7 @@ public final class ChaosCluster: Sendable {
             "--listen-peer-urls", "http://127.0.0.1:\(member.peerPort)", "--initial-advertise-peer-urls", member.advertisedPeerURL,
             "--initial-cluster", initial, "--initial-cluster-state", "new", "--initial-cluster-token", "chaos",
         ]
-        if !FileManager.default.fileExists(atPath: member.logFile) { FileManager.default.createFile(atPath: member.logFile, contents: nil) }
+        if !FileManager.default.fileExists(atPath: member.logFile) { _ = FileManager.default.createFile(atPath: member.logFile, contents: nil) }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: member.logFile))
         log.seekToEndOfFile()
         process.standardOutput = log

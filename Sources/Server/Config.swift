@@ -47,6 +47,11 @@ public struct ServerConfig: Sendable {
         if electionTimeout > 50_000 {
             throw ConfigError("--election-timeout[\(electionTimeout)ms] is too long, and should be set less than 50000ms")
         }
+        do {
+            try Failpoint.validateEnvironment()
+        } catch {
+            throw ConfigError("\(error)")
+        }
     }
 
     /// The data directory actually used.

@@ -90,6 +90,7 @@ struct MaintenanceService: Etcdserverpb_Maintenance.SimpleServiceProtocol {
         guard fd >= 0 else { throw RPCError(code: .internalError, message: "etcdserver: cannot create snapshot file") }
         unlink(path)
         defer { close(fd) }
+        Failpoint.snapshotBeforeSave.hit()
         try member.store.copy(toDescriptor: fd)
         let size = Int(lseek(fd, 0, SEEK_END))
         lseek(fd, 0, SEEK_SET)

@@ -265,7 +265,12 @@ final class Applier: @unchecked Sendable {
         do {
             let clock = ContinuousClock()
             let started = clock.now
+            let compacts = operations.contains { if case .compact = $0.operation { true } else { false } }
+            Failpoint.applyBeforeCommit.hit()
+            if compacts { Failpoint.compactBeforeCommit.hit() }
             results = try store.apply(operations)
+            if compacts { Failpoint.compactAfterCommit.hit() }
+            Failpoint.applyAfterCommit.hit()
             metrics.backendCommit.record(clock.now - started)
             metrics.proposalsApplied.increment(by: Int64(entries.count))
         } catch {
@@ -393,6 +398,7 @@ final class Applier: @unchecked Sendable {
         let index = snapshot.metadata.index
         if let file {
             do {
+                Failpoint.snapshotBeforeApply.hit()
                 try store.restore(fromSnapshotAt: file)
                 try store.sync()
                 unlink(file)

@@ -253,8 +253,10 @@ final class RaftLoop: @unchecked Sendable {
             if !rd.entries.isEmpty || rd.mustSync || rd.snapshot != nil {
                 let started = clock.now
                 let entries = rd.entries.map { WALEntry(term: $0.term, index: $0.index, data: Self.walData(of: $0)) }
+                Failpoint.walBeforeSave.hit()
                 try wal.save(entries: entries, hardState: WALHardState(term: latestHardState.term, vote: latestHardState.vote, commit: latestHardState.commit))
                 metrics.walFsync.record(clock.now - started)
+                Failpoint.walAfterSave.hit()
                 try storage.append(rd.entries)
             }
             if let hardState = rd.hardState { storage.setHardState(hardState) }
@@ -265,6 +267,7 @@ final class RaftLoop: @unchecked Sendable {
         }
 
         // 2. Send.
+        if !rd.messages.isEmpty { Failpoint.raftBeforeSend.hit() }
         var unreachable: Set<UInt64> = []
         for message in rd.messages {
             if message.type == .snap {
@@ -418,6 +421,7 @@ final class RaftLoop: @unchecked Sendable {
         guard fd >= 0 else { throw SnapshotSendError.io("open") }
         unlink(path)
         defer { close(fd) }
+        Failpoint.snapshotBeforeSave.hit()
         try store.copy(toDescriptor: fd)
         let size = Int(lseek(fd, 0, SEEK_END))
         try enqueueSnapshotPayload(SnapshotFrame.begin(stream: stream, message, size: UInt64(size)).encoded(), to: message.to)

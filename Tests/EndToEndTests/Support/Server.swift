@@ -29,6 +29,8 @@ final class ServerProcess: @unchecked Sendable {
     private(set) var peerPort = 0
     private(set) var arguments: [String] = []
     let extraArguments: [String]
+    /// More environment for the next (re)launch (e.g. `SETCD_FAILPOINTS`).
+    var extraEnvironment: [String: String] = [:]
     /// Pass the configuration as `ETCD_*` environment variables (`--data-dir x` → `ETCD_DATA_DIR=x`).
     let byEnvironment: Bool
     private var process: Subprocess?
@@ -74,7 +76,7 @@ final class ServerProcess: @unchecked Sendable {
         let log = restarts == 1 ? logFile : logFile + ".\(restarts)"
         dismissGuardian()
         var commandLine = arguments
-        var environment: [String: String] = [:]
+        var environment = extraEnvironment
         if byEnvironment {
             // Every flag here has a value: "--flag value" pairs become ETCD_FLAG=value.
             for index in stride(from: 0, to: arguments.count - 1, by: 2) {
