@@ -187,7 +187,7 @@ public struct ChaosRun: Sendable {
             guard case .put(let key, let value) = operation.input else { return nil }
             return truth.contains { $0.kind == .put && $0.key == key && $0.value == value } ? nil : "\(key)=\(value)"
         }
-        report.linearizability = Linearizability.check(history, model: EtcdModel())
+        report.linearizability = Linearizability.check(EtcdModel.settleUnanswered(history, changes: truth), model: EtcdModel())
         let responses = watched.withLock { $0 }
         report.watchEvents = responses.reduce(0) { $0 + $1.count }
         report.watchViolations = WatchValidation.validate(responses, spec: .init(key: "k", rangeEnd: "l", startRevision: 1), truth: truth, through: final)

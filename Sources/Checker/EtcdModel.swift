@@ -148,3 +148,35 @@ public struct EtcdModel: SequentialModel {
         }
     }
 }
+
+extension EtcdModel {
+    /// Settles the writes whose clients got no answer, from the store's own history of changes
+    /// (`changes`, e.g. a watch of everything from revision 1): a put, or a compare-and-swap txn,
+    /// writes a value no other operation writes, so whether and at which revision it happened can
+    /// be read off. One that happened gets its answer; one that did not is left out. Deletes stay
+    /// unsettled (any delete of the key could be theirs). Without this, every unanswered write can
+    /// be placed anywhere after its call, and the search grows with the length of the history.
+    public static func settleUnanswered(
+        _ history: [HistoryOperation<Request, Response>], changes: [WatchEvent]
+    ) -> [HistoryOperation<Request, Response>] {
+        var revisionOfPut: [String: [String: Int64]] = [:]
+        for change in changes where change.kind == .put { revisionOfPut[change.key, default: [:]][change.value] = change.revision }
+        return history.compactMap { operation in
+            guard operation.output == nil else { return operation }
+            var settled = operation
+            switch operation.input {
+            case .put(let key, let value):
+                guard let revision = revisionOfPut[key]?[value] else { return nil }
+                settled.output = .put(revision: revision)
+            case .txn(_, let success, _):
+                // Our txns put one fresh value on success and only read otherwise.
+                guard success.count == 1, case .put(let key, let value) = success[0] else { return operation }
+                guard let revision = revisionOfPut[key]?[value] else { return nil }
+                settled.output = .txn(revision: revision, succeeded: true, results: [.put])
+            case .get, .delete:
+                break
+            }
+            return settled
+        }
+    }
+}

@@ -66,6 +66,10 @@ public enum Linearizability {
             events.append(HistoryEvent(time: operation.returned ?? Int64.max, isCall: false, operation: index))
         }
         events.sort { ($0.time, $0.isCall ? 0 : 1, $0.operation) < ($1.time, $1.isCall ? 0 : 1, $1.operation) }
+        // Each operation's rank in call order: the set of placed operations is kept as "every rank
+        // below a watermark, and these few above it", small however long the history.
+        var rank = [Int](repeating: 0, count: count)
+        for (order, event) in events.filter(\.isCall).enumerated() { rank[event.operation] = order }
 
         // A doubly linked list over the events (index events.count is the head sentinel), from which
         // an operation's call and return are lifted while it is linearized.
@@ -94,7 +98,7 @@ public enum Linearizability {
         }
 
         var seen = Set<SearchConfiguration<Model.State>>()
-        var done = [UInt64](repeating: 0, count: (count + 63) / 64)
+        var done = DoneSet()
         var state = model.initialState
         var stack: [(call: Int, state: Model.State)] = []
         var longest: [Int] = []
@@ -108,7 +112,7 @@ public enum Linearizability {
                 let operation = history[event.operation]
                 if let after = model.step(state, operation.input, operation.output) {
                     var doneAfter = done
-                    doneAfter[event.operation / 64] |= 1 << UInt64(event.operation % 64)
+                    doneAfter.insert(rank[event.operation])
                     if seen.insert(SearchConfiguration(done: doneAfter, state: after)).inserted {
                         stack.append((position, state))
                         state = after
@@ -127,8 +131,7 @@ public enum Linearizability {
                     let unexplained = history.indices.filter { !explained.contains($0) }.sorted { history[$0].call < history[$1].call }
                     return .violation(explained: longest, unexplained: unexplained)
                 }
-                let operation = events[call].operation
-                done[operation / 64] &= ~(1 << UInt64(operation % 64))
+                done.remove(rank[events[call].operation])
                 state = before
                 unlift(call)
                 position = next[call]
@@ -145,10 +148,42 @@ private struct HistoryEvent {
     let operation: Int
 }
 
-/// A point of the search: which operations are placed (a bit set) and the state they led to.
+/// A point of the search: which operations are placed and the state they led to.
 private struct SearchConfiguration<State: Hashable>: Hashable {
-    let done: [UInt64]
+    let done: DoneSet
     let state: State
+}
+
+/// The placed operations, by rank in call order: all ranks below `watermark`, plus `above` (sorted).
+/// Operations are placed roughly in call order, so `above` stays short and a configuration costs
+/// a few words rather than a bit per operation of the history.
+private struct DoneSet: Hashable {
+    private var watermark = 0
+    private var above: [Int] = []
+
+    mutating func insert(_ rank: Int) {
+        guard rank >= watermark else { return }
+        if rank == watermark {
+            watermark += 1
+            while let first = above.first, first == watermark {
+                above.removeFirst()
+                watermark += 1
+            }
+        } else {
+            let position = above.firstIndex { $0 > rank } ?? above.count
+            above.insert(rank, at: position)
+        }
+    }
+
+    mutating func remove(_ rank: Int) {
+        if rank >= watermark {
+            above.removeAll { $0 == rank }
+        } else {
+            // Everything between it and the watermark stays placed.
+            above = Array(rank + 1..<watermark) + above
+            watermark = rank
+        }
+    }
 }
 
 extension HistoryOperation: Sendable where Input: Sendable, Output: Sendable {}

@@ -101,6 +101,21 @@ private func kv(_ value: String, create: Int64, mod: Int64, version: Int64) -> E
                                       model: model) != .linearizable)
     }
 
+    /// Unanswered writes are settled from the store's changes: one whose value is there happened at
+    /// that revision; one whose value is not never did.
+    @Test func unansweredWritesAreSettledFromTheStoresChanges() {
+        let history: [Operation] = [
+            .init(client: 0, input: .put("a", "made"), output: nil, call: 0, returned: nil),
+            .init(client: 1, input: .put("a", "lost"), output: nil, call: 1, returned: nil),
+            .init(client: 2, input: .txn(compares: [], success: [.put("b", "cas")], failure: []), output: nil, call: 2, returned: nil),
+            .init(client: 3, input: .delete("a"), output: nil, call: 3, returned: nil),
+            .init(client: 4, input: .get("a"), output: .get(revision: 2, kv("made", create: 2, mod: 2, version: 1)), call: 4, returned: 5),
+        ]
+        let settled = EtcdModel.settleUnanswered(history, changes: [.init(kind: .put, key: "a", value: "made", revision: 2)])
+        #expect(settled.count == 3 && settled[0].output == .put(revision: 2) && settled[1].input == .delete("a") && settled[1].output == nil)
+        #expect(Linearizability.check(settled, model: model) == .linearizable)
+    }
+
     /// Compares on a missing key: version 0 holds, any value compare fails (etcd's rule).
     @Test func comparesOnAMissingKey() {
         let state = model.initialState
