@@ -183,9 +183,10 @@ public struct ChaosRun: Sendable {
         report.acknowledgedWrites = acknowledged.count
         report.unanswered = history.filter { $0.output == nil }.count
         report.finalRevision = final
+        let stored = Set(truth.filter { $0.kind == .put }.map { [$0.key, $0.value] })
         report.lostWrites = acknowledged.compactMap { operation in
             guard case .put(let key, let value) = operation.input else { return nil }
-            return truth.contains { $0.kind == .put && $0.key == key && $0.value == value } ? nil : "\(key)=\(value)"
+            return stored.contains([key, value]) ? nil : "\(key)=\(value)"
         }
         report.linearizability = Linearizability.check(EtcdModel.settleUnanswered(history, changes: truth), model: EtcdModel())
         let responses = watched.withLock { $0 }

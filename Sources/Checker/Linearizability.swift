@@ -101,6 +101,9 @@ public enum Linearizability {
         var done = DoneSet()
         var state = model.initialState
         var stack: [(call: Int, state: Model.State)] = []
+        // The placed operations in order (beside the stack, so that keeping the longest run costs
+        // copies of integers only, and only when a search branch fails deeper than any before).
+        var placed: [Int] = []
         var longest: [Int] = []
         var position = next[head]
         var steps = 0
@@ -118,7 +121,7 @@ public enum Linearizability {
                         state = after
                         done = doneAfter
                         lift(position)
-                        if stack.count > longest.count { longest = stack.map { events[$0.call].operation } }
+                        placed.append(event.operation)
                         position = next[head]
                         continue
                     }
@@ -126,12 +129,14 @@ public enum Linearizability {
                 position = next[position]
             } else {
                 // An operation returned before every pending one could be placed: undo the last choice.
+                if placed.count > longest.count { longest = placed }
                 guard let (call, before) = stack.popLast() else {
                     let explained = Set(longest)
                     let unexplained = history.indices.filter { !explained.contains($0) }.sorted { history[$0].call < history[$1].call }
                     return .violation(explained: longest, unexplained: unexplained)
                 }
                 done.remove(rank[events[call].operation])
+                placed.removeLast()
                 state = before
                 unlift(call)
                 position = next[call]
