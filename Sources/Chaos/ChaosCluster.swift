@@ -78,27 +78,33 @@ public final class ChaosCluster: Sendable {
         process.standardOutput = log
         process.standardError = log
         try process.run()
+        try log.close()
         member.process.withLock { $0 = process }
         member.paused.store(false, ordering: .relaxed)
     }
 
+    /// Whether the member's process is alive.
+    public func isRunning(_ member: Member) -> Bool {
+        member.process.withLock { $0?.isRunning ?? false }
+    }
+
     /// kill -9, and waits for the process to go.
     public func crash(_ member: Member) {
-        guard let process = member.process.withLock({ $0 }) else { return }
+        guard let process = member.process.withLock({ $0 }), process.isRunning else { return }
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
     }
 
     /// SIGSTOP: the member freezes with its connections open.
     public func pause(_ member: Member) {
-        guard let process = member.process.withLock({ $0 }) else { return }
+        guard let process = member.process.withLock({ $0 }), process.isRunning else { return }
         kill(process.processIdentifier, SIGSTOP)
         member.paused.store(true, ordering: .relaxed)
     }
 
     /// SIGCONT.
     public func resume(_ member: Member) {
-        guard let process = member.process.withLock({ $0 }) else { return }
+        guard let process = member.process.withLock({ $0 }), process.isRunning else { return }
         kill(process.processIdentifier, SIGCONT)
         member.paused.store(false, ordering: .relaxed)
     }

@@ -12,7 +12,8 @@ public struct ChaosRun: Sendable {
         case kill
         /// SIGSTOP for two seconds, then SIGCONT.
         case pause
-        /// The member's peer traffic cut for three seconds.
+        /// Peer traffic to the member cut for three seconds (what it sends over connections it opened
+        /// itself still goes out).
         case partition
         /// 50 ms more on every chunk of the member's peer traffic for three seconds.
         case delay
@@ -45,10 +46,17 @@ public struct ChaosRun: Sendable {
         public var watchEvents = 0
         public var watchViolations: [WatchViolation] = []
         public var hashes: [UInt32] = []
+        /// Members found dead when a fault was due, which no fault had killed.
+        public var unexpectedExits: [String] = []
+        /// Acknowledged writes the store's history has at another revision than their answer said.
+        public var misplacedWrites: [String] = []
+        /// Revisions missing from the store's history (every write of the run changes a watched key).
+        public var revisionGaps: [Int64] = []
 
         /// True if every check passed.
         public var passed: Bool {
-            lostWrites.isEmpty && linearizability == .linearizable && watchViolations.isEmpty && Set(hashes).count == 1
+            lostWrites.isEmpty && misplacedWrites.isEmpty && revisionGaps.isEmpty && unexpectedExits.isEmpty
+                && linearizability == .linearizable && watchViolations.isEmpty && Set(hashes).count == 1
         }
 
         /// The figures, one line each.
@@ -60,6 +68,9 @@ public struct ChaosRun: Sendable {
                 operations: \(operations) (\(acknowledgedWrites) acknowledged writes, \(unanswered) without answer)
                 final revision: \(finalRevision)
                 lost acknowledged writes: \(lostWrites.count)\(lostWrites.isEmpty ? "" : " " + lostWrites.prefix(5).joined(separator: ", "))
+                acknowledged writes at another revision: \(misplacedWrites.count)\(misplacedWrites.isEmpty ? "" : " " + misplacedWrites.prefix(5).joined(separator: ", "))
+                gaps in the store's revisions: \(revisionGaps.count)\(revisionGaps.isEmpty ? "" : " \(revisionGaps.prefix(5))")
+                unexpected member exits: \(unexpectedExits.count)\(unexpectedExits.isEmpty ? "" : " " + unexpectedExits.joined(separator: ", "))
                 linearizability: \(linearizability)
                 watch: \(watchEvents) events, \(watchViolations.count) violations\(watchViolations.isEmpty ? "" : " \(watchViolations.prefix(5))")
                 HashKV at the final revision: \(hashes.map(String.init).joined(separator: " ")) (\(Set(hashes).count == 1 ? "equal" : "DIFFERENT"))
@@ -104,11 +115,18 @@ public struct ChaosRun: Sendable {
         let (faults, interval) = (self.faults, self.interval)
         let injector = Task {
             var injected: [Fault: Int] = [:]
+            var unexpected: [String] = []
             var turn = 0
             while ContinuousClock.now + interval + .seconds(3) < deadline, !faults.isEmpty {
                 try await Task.sleep(for: interval)
                 let member = cluster.members.randomElement()!
                 let fault = faults[turn % faults.count]
+                if !cluster.isRunning(member) {
+                    // Nothing killed it: a crash of its own. Restart it so the run goes on, and report it.
+                    unexpected.append(member.name)
+                    try cluster.launch(member)
+                    continue
+                }
                 switch fault {
                 case .kill:
                     cluster.crash(member)
@@ -130,7 +148,11 @@ public struct ChaosRun: Sendable {
                 injected[fault, default: 0] += 1
                 turn += 1
             }
-            return injected
+            return (injected, unexpected)
+        }
+        defer {
+            injector.cancel()
+            watcher.cancel()
         }
         try await withThrowingTaskGroup(of: Void.self) { group in
             for number in 0..<clients {
@@ -147,8 +169,14 @@ public struct ChaosRun: Sendable {
             try await group.waitForAll()
         }
         var report = Report()
-        report.faults = try await injector.value
-        for member in cluster.members { try await cluster.waitHealthy(member) }
+        (report.faults, report.unexpectedExits) = try await injector.value
+        for member in cluster.members {
+            if !cluster.isRunning(member) {
+                report.unexpectedExits.append(member.name)
+                try cluster.launch(member)
+            }
+            try await cluster.waitHealthy(member)
+        }
 
         // Final reads of every key; the store's own history of changes; every member's hash.
         let (final, truth, hashes) = try await EtcdClient.withClient(client) { etcd in
@@ -165,7 +193,14 @@ public struct ChaosRun: Sendable {
             for endpoint in cluster.endpoints {
                 var one = client
                 one.endpoints = [endpoint]
-                hashes.append(try await EtcdClient.withClient(one) { try await $0.hashKV(revision: revision).hash })
+                hashes.append(try await EtcdClient.withClient(one) { member in
+                    // A member still catching up has not reached the revision yet.
+                    let deadline = ContinuousClock.now + .seconds(10)
+                    while try await member.status().header.revision < revision, ContinuousClock.now < deadline {
+                        try await Task.sleep(for: .milliseconds(100))
+                    }
+                    return try await member.hashKV(revision: revision).hash
+                })
             }
             return (revision, truth, hashes)
         }
@@ -174,20 +209,32 @@ public struct ChaosRun: Sendable {
         while (watched.withLock { $0.last?.last?.revision ?? 0 }) < final && ContinuousClock.now < catchUp {
             try await Task.sleep(for: .milliseconds(100))
         }
-        watcher.cancel()
 
         let history = await recorder.history
-        let acknowledged = history.filter { if case .put = $0.input, $0.output != nil { true } else { false } }
+        // Acknowledged writes of a fresh value: puts, and compare-and-swaps that succeeded.
+        let acknowledged: [(key: String, value: String, revision: Int64)] = history.compactMap { operation in
+            switch (operation.input, operation.output) {
+            case (.put(let key, let value), .put(let revision)?): return (key, value, revision)
+            case (.txn(_, let success, _), .txn(let revision, true, _)?):
+                guard success.count == 1, case .put(let key, let value) = success[0] else { return nil }
+                return (key, value, revision)
+            default: return nil
+            }
+        }
         report.seconds = Double((ContinuousClock.now - started).components.seconds)
         report.operations = history.count
         report.acknowledgedWrites = acknowledged.count
         report.unanswered = history.filter { $0.output == nil }.count
         report.finalRevision = final
-        let stored = Set(truth.filter { $0.kind == .put }.map { [$0.key, $0.value] })
-        report.lostWrites = acknowledged.compactMap { operation in
-            guard case .put(let key, let value) = operation.input else { return nil }
-            return stored.contains([key, value]) ? nil : "\(key)=\(value)"
+        var storedAt: [[String]: Int64] = [:]
+        for change in truth where change.kind == .put { storedAt[[change.key, change.value]] = change.revision }
+        report.lostWrites = acknowledged.filter { storedAt[[$0.key, $0.value]] == nil }.map { "\($0.key)=\($0.value)" }
+        report.misplacedWrites = acknowledged.compactMap { write in
+            guard let revision = storedAt[[write.key, write.value]], revision != write.revision else { return nil }
+            return "\(write.key)=\(write.value) answered at \(write.revision), stored at \(revision)"
         }
+        let revisions = Set(truth.map(\.revision))
+        report.revisionGaps = final > 1 ? (2...final).filter { !revisions.contains($0) } : []
         report.linearizability = Linearizability.check(EtcdModel.settleUnanswered(history, changes: truth), model: EtcdModel())
         let responses = watched.withLock { $0 }
         report.watchEvents = responses.reduce(0) { $0 + $1.count }

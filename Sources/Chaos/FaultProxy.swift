@@ -6,7 +6,8 @@ import Synchronization
 public enum NetworkFault: Sendable, Equatable {
     /// Bytes pass unchanged.
     case none
-    /// Every connection is cut and new ones are closed as they come: the target is unreachable.
+    /// Every connection is cut and new ones are closed as they come: nothing reaches the target. (What
+    /// the target sends over connections it opened itself still goes out: the member is deaf, not mute.)
     case partition
     /// Every chunk of bytes is held back this long before it is passed on.
     case delay(Duration)
@@ -107,6 +108,9 @@ final class Forwarder: ChannelInboundHandler, Sendable {
     typealias InboundIn = ByteBuffer
     private let state: ProxyState
     private let partner: Partner
+    /// When the last chunk read goes out: later chunks never go earlier, so a delay that starts or
+    /// ends mid-stream keeps the bytes in order, as TCP does.
+    private let releaseAt = Mutex<NIODeadline>(.uptimeNanoseconds(0))
 
     init(state: ProxyState, partner: Partner) {
         self.state = state
@@ -116,14 +120,25 @@ final class Forwarder: ChannelInboundHandler, Sendable {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let bytes = unwrapInboundIn(data)
         guard let partner = partner.value else { return }
+        let now = NIODeadline.now()
+        let earliest: NIODeadline
         switch state.fault {
         case .none:
-            partner.writeAndFlush(bytes, promise: nil)
+            earliest = now
         case .partition:
             context.close(promise: nil)
+            return
         case .delay(let delay):
-            let nanoseconds = delay.components.seconds * 1_000_000_000 + delay.components.attoseconds / 1_000_000_000
-            context.eventLoop.scheduleTask(in: .nanoseconds(nanoseconds)) { partner.writeAndFlush(bytes, promise: nil) }
+            earliest = now + .nanoseconds(delay.components.seconds * 1_000_000_000 + delay.components.attoseconds / 1_000_000_000)
+        }
+        let release = releaseAt.withLock { last in
+            last = max(last, earliest)
+            return last
+        }
+        if release <= now {
+            partner.writeAndFlush(bytes, promise: nil)
+        } else {
+            context.eventLoop.scheduleTask(deadline: release) { partner.writeAndFlush(bytes, promise: nil) }
         }
     }
 

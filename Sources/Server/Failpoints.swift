@@ -23,7 +23,9 @@ public enum Failpoint: String, CaseIterable, Sendable {
     case compactBeforeCommit
     /// After such a batch committed.
     case compactAfterCommit
-    /// Before the store is copied into a snapshot for a follower.
+    /// Before the store is copied into a snapshot for a follower that is too far behind.
+    case snapshotBeforeSend
+    /// Before the store is copied into a snapshot a client asked for (`snapshot save`).
     case snapshotBeforeSave
     /// Before a leader's snapshot replaces the store.
     case snapshotBeforeApply
@@ -60,23 +62,30 @@ public enum Failpoint: String, CaseIterable, Sendable {
             guard parts.count == 2, let point = Failpoint(rawValue: parts[0]) else {
                 throw FailpointError("unknown failpoint in SETCD_FAILPOINTS: \(item); known: \(allCases.map(\.rawValue).joined(separator: ", "))")
             }
-            let (actionText, hit) = parts[1].split(separator: "@").map(String.init).splitFirst()
-            let onHit = try hit.map { text -> Int in
+            guard terms[point] == nil else { throw FailpointError("failpoint named twice in SETCD_FAILPOINTS: \(point.rawValue)") }
+            let pieces = parts[1].split(separator: "@", omittingEmptySubsequences: false).map(String.init)
+            guard pieces.count <= 2 else { throw FailpointError("more than one @ in SETCD_FAILPOINTS: \(item)") }
+            let onHit = try pieces.dropFirst().first.map { text -> Int in
                 guard let number = Int(text), number > 0 else { throw FailpointError("bad hit number in SETCD_FAILPOINTS: \(item)") }
                 return number
             }
+            let actionText = pieces[0]
             let action: Action
             if actionText == "crash" {
                 action = .crash
-            } else if actionText.hasPrefix("sleep("), actionText.hasSuffix(")"), let milliseconds = Int(actionText.dropFirst(6).dropLast()) {
+            } else if actionText.hasPrefix("sleep("), actionText.hasSuffix(")"), let milliseconds = Int(actionText.dropFirst(6).dropLast()),
+                      (0...60_000).contains(milliseconds) {
                 action = .sleep(milliseconds: milliseconds)
             } else {
-                throw FailpointError("unknown action in SETCD_FAILPOINTS: \(item) (crash or sleep(ms))")
+                throw FailpointError("unknown action in SETCD_FAILPOINTS: \(item) (crash, or sleep(ms) up to 60000 ms)")
             }
             terms[point] = Term(action: action, onHit: onHit)
         }
         return terms
     }
+
+    /// Whether any failpoint is enabled (to skip work done only for them).
+    static var anyEnabled: Bool { !enabled.isEmpty }
 
     /// Fires this failpoint if it is enabled (a dictionary lookup when none is).
     func hit() {
@@ -88,7 +97,7 @@ public enum Failpoint: String, CaseIterable, Sendable {
             FileHandle.standardError.write(Data("setcd: failpoint \(rawValue) crashes the process (hit \(count))\n".utf8))
             kill(getpid(), SIGKILL)
         case .sleep(let milliseconds):
-            usleep(useconds_t(milliseconds) * 1000)
+            Thread.sleep(forTimeInterval: Double(milliseconds) / 1000)
         }
     }
 }
@@ -103,9 +112,4 @@ struct FailpointError: Error, CustomStringConvertible {
 final class HitCounter: Sendable {
     private let count = Mutex<Int>(0)
     func increment() -> Int { count.withLock { $0 += 1; return $0 } }
-}
-
-extension Array where Element == String {
-    /// The first element and the second, if any.
-    fileprivate func splitFirst() -> (String, String?) { (first ?? "", count > 1 ? self[1] : nil) }
 }

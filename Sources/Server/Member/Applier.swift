@@ -265,7 +265,7 @@ final class Applier: @unchecked Sendable {
         do {
             let clock = ContinuousClock()
             let started = clock.now
-            let compacts = operations.contains { if case .compact = $0.operation { true } else { false } }
+            let compacts = Failpoint.anyEnabled && operations.contains { if case .compact = $0.operation { true } else { false } }
             Failpoint.applyBeforeCommit.hit()
             if compacts { Failpoint.compactBeforeCommit.hit() }
             results = try store.apply(operations)

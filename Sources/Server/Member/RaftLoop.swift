@@ -421,7 +421,7 @@ final class RaftLoop: @unchecked Sendable {
         guard fd >= 0 else { throw SnapshotSendError.io("open") }
         unlink(path)
         defer { close(fd) }
-        Failpoint.snapshotBeforeSave.hit()
+        Failpoint.snapshotBeforeSend.hit()
         try store.copy(toDescriptor: fd)
         let size = Int(lseek(fd, 0, SEEK_END))
         try enqueueSnapshotPayload(SnapshotFrame.begin(stream: stream, message, size: UInt64(size)).encoded(), to: message.to)
