@@ -123,7 +123,7 @@ let package = Package(
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
         .testTarget(name: "WALTests", dependencies: ["WAL"]),
         .testTarget(name: "RaftTests", dependencies: ["Raft"]),
-        .testTarget(name: "CheckerTests", dependencies: ["Checker"]),
+        .testTarget(name: "CheckerTests", dependencies: ["Checker", "Raft"]),
         .testTarget(name: "V2StoreTests", dependencies: ["V2Store"]),
         .testTarget(name: "BenchCoreTests", dependencies: ["BenchCore"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "LMDB"]),

@@ -88,6 +88,16 @@ struct DataOptions: ParsableArguments {
     var value: Data { Data((0..<valSize).map { _ in UInt8.random(in: 0...255) }) }
 }
 
+/// A txn's put of `value` at `key`.
+func putOperation(key: [UInt8], value: Data) -> Etcdserverpb_RequestOp {
+    var put = Etcdserverpb_PutRequest()
+    put.key = Data(key)
+    put.value = value
+    var operation = Etcdserverpb_RequestOp()
+    operation.requestPut = put
+    return operation
+}
+
 /// The line etcd's range and txn-mixed print first.
 func consistencyLine(_ consistency: String) -> String {
     consistency == "s" ? "bench with serializable range" : "bench with linearizable range"
@@ -208,12 +218,7 @@ struct Bench: AsyncParsableCommand {
             let report = try await connection.workload().run(total: load.total, rate: load.rate, bar: connection.bar(load.total)) { client, number in
                 var txn = Etcdserverpb_TxnRequest()
                 txn.success = (0..<ops).map { op in
-                    var put = Etcdserverpb_PutRequest()
-                    put.key = Data(Workload.varintKey((number * ops + op) % keySpace, keySize: keySize))
-                    put.value = value
-                    var request = Etcdserverpb_RequestOp()
-                    request.requestPut = put
-                    return request
+                    putOperation(key: Workload.varintKey((number * ops + op) % keySpace, keySize: keySize), value: value)
                 }
                 _ = try await client.txn(txn)
             }
@@ -267,13 +272,8 @@ struct Bench: AsyncParsableCommand {
                         _ = try await client.txn(reads)
                     } else {
                         // etcd's writes are txns too: Txn().Then(OpPut(key, value)).
-                        var put = Etcdserverpb_PutRequest()
-                        put.key = Data(Workload.varintKey(number % keySpace, keySize: keySize))
-                        put.value = value
-                        var write = Etcdserverpb_RequestOp()
-                        write.requestPut = put
                         var txn = Etcdserverpb_TxnRequest()
-                        txn.success = [write]
+                        txn.success = [putOperation(key: Workload.varintKey(number % keySpace, keySize: keySize), value: value)]
                         _ = try await client.txn(txn)
                     }
                 }

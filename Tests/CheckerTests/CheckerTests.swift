@@ -1,4 +1,6 @@
 import Checker
+// Raft's seeded SplitMix64, so that a seed replays exactly.
+@testable import Raft
 import Testing
 
 typealias Operation = HistoryOperation<EtcdModel.Request, EtcdModel.Response>
@@ -128,7 +130,7 @@ private func kv(_ value: String, create: Int64, mod: Int64, version: Int64) -> E
     /// Random concurrent histories made by a real execution (each operation takes effect at a
     /// point inside its interval) always pass; the same history with one read's answer altered fails.
     @Test(arguments: 1...20) func randomExecutionsPassAndTamperedOnesFail(seed: UInt64) {
-        var random = SplitMix(seed: seed)
+        var random = SplitMix64(seed: seed)
         var state = model.initialState
         var history: [Operation] = []
         // Effects happen in order at times 10, 20, 30…; each operation's interval straddles its time.
@@ -205,18 +207,5 @@ private func kv(_ value: String, create: Int64, mod: Int64, version: Int64) -> E
         var delete = truth[2]
         delete.previousValue = "2"
         #expect(WatchValidation.validate([[put], [delete]], spec: previous, truth: truth, through: 4) == [.wrongPreviousValue(delete, expected: "1")])
-    }
-}
-
-/// A small deterministic generator (SplitMix64) so that a seed replays exactly.
-struct SplitMix {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
