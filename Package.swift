@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "setcdctl", targets: ["setcdctl"]),
         .executable(name: "setcd-bench", targets: ["setcd-bench"]),
         .executable(name: "setcd-chaos", targets: ["setcd-chaos"]),
+        .executable(name: "setcd-sim", targets: ["setcd-sim"]),
         .library(name: "MVCC", targets: ["MVCC"]),
         .library(name: "SetcdClient", targets: ["Client"]),
     ],
@@ -104,6 +105,19 @@ let package = Package(
             name: "setcd-chaos",
             dependencies: ["Chaos", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // The whole-cluster deterministic simulation: the server's own node loop, WAL, applier and MVCC on
+        // LMDB, on a simulated network and disk, checked as the chaos runs are.
+        .target(
+            name: "Simulation",
+            dependencies: [
+                "Chaos", "Checker", "EtcdProto", "MVCC", "Raft", "Server", "WAL",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "setcd-sim",
+            dependencies: ["Simulation", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         // etcdctl's output formats (simple, json, fields, table), byte for byte.
         .target(name: "EtcdCtl", dependencies: ["EtcdProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .executableTarget(
@@ -124,6 +138,7 @@ let package = Package(
         .testTarget(name: "WALTests", dependencies: ["WAL"]),
         .testTarget(name: "RaftTests", dependencies: ["Raft"]),
         .testTarget(name: "CheckerTests", dependencies: ["Checker", "Raft"]),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "WAL"]),
         .testTarget(name: "V2StoreTests", dependencies: ["V2Store"]),
         .testTarget(name: "BenchCoreTests", dependencies: ["BenchCore"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "LMDB"]),
@@ -138,6 +153,6 @@ let package = Package(
             ]
         ),
         .testTarget(name: "EtcdCtlTests", dependencies: ["EtcdCtl", "EtcdProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
-        .testTarget(name: "EndToEndTests", dependencies: ["setcd", "setcdctl", "setcd-bench", "Chaos", "Checker", "Client", "EtcdProto"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["setcd", "setcdctl", "setcd-bench", "setcd-sim", "Chaos", "Checker", "Client", "EtcdProto"]),
     ]
 )

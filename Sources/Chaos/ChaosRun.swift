@@ -37,27 +37,13 @@ public struct ChaosRun: Sendable {
     public struct Report: Sendable {
         public var seconds: Double = 0
         public var faults: [Fault: Int] = [:]
-        public var operations = 0
-        public var acknowledgedWrites = 0
-        public var unanswered = 0
-        public var finalRevision: Int64 = 0
-        public var lostWrites: [String] = []
-        public var linearizability: LinearizabilityResult = .linearizable
-        public var watchEvents = 0
-        public var watchViolations: [WatchViolation] = []
-        public var hashes: [UInt32] = []
         /// Members found dead when a fault was due, which no fault had killed.
         public var unexpectedExits: [String] = []
-        /// Acknowledged writes the store's history has at another revision than their answer said.
-        public var misplacedWrites: [String] = []
-        /// Revisions missing from the store's history (every write of the run changes a watched key).
-        public var revisionGaps: [Int64] = []
+        /// What the checks found in the history, the watch and the members' hashes.
+        public var verdict = HistoryVerdict()
 
         /// True if every check passed.
-        public var passed: Bool {
-            lostWrites.isEmpty && misplacedWrites.isEmpty && revisionGaps.isEmpty && unexpectedExits.isEmpty
-                && linearizability == .linearizable && watchViolations.isEmpty && Set(hashes).count == 1
-        }
+        public var passed: Bool { unexpectedExits.isEmpty && verdict.passed }
 
         /// The figures, one line each.
         public var text: String {
@@ -65,16 +51,8 @@ public struct ChaosRun: Sendable {
             return """
                 duration: \(String(format: "%.0f", seconds)) s
                 faults injected: \(faults.values.reduce(0, +)) (\(injected))
-                operations: \(operations) (\(acknowledgedWrites) acknowledged writes, \(unanswered) without answer)
-                final revision: \(finalRevision)
-                lost acknowledged writes: \(lostWrites.count)\(lostWrites.isEmpty ? "" : " " + lostWrites.prefix(5).joined(separator: ", "))
-                acknowledged writes at another revision: \(misplacedWrites.count)\(misplacedWrites.isEmpty ? "" : " " + misplacedWrites.prefix(5).joined(separator: ", "))
-                gaps in the store's revisions: \(revisionGaps.count)\(revisionGaps.isEmpty ? "" : " \(revisionGaps.prefix(5))")
                 unexpected member exits: \(unexpectedExits.count)\(unexpectedExits.isEmpty ? "" : " " + unexpectedExits.joined(separator: ", "))
-                linearizability: \(linearizability)
-                watch: \(watchEvents) events, \(watchViolations.count) violations\(watchViolations.isEmpty ? "" : " \(watchViolations.prefix(5))")
-                HashKV at the final revision: \(hashes.map(String.init).joined(separator: " ")) (\(Set(hashes).count == 1 ? "equal" : "DIFFERENT"))
-                verdict: \(passed ? "PASS" : "FAIL")
+                \(verdict.text)verdict: \(passed ? "PASS" : "FAIL")
 
                 """
         }
@@ -210,36 +188,9 @@ public struct ChaosRun: Sendable {
             try await Task.sleep(for: .milliseconds(100))
         }
 
-        let history = await recorder.history
-        // Acknowledged writes of a fresh value: puts, and compare-and-swaps that succeeded.
-        let acknowledged: [(key: String, value: String, revision: Int64)] = history.compactMap { operation in
-            switch (operation.input, operation.output) {
-            case (.put(let key, let value), .put(let revision)?): return (key, value, revision)
-            case (.txn(_, let success, _), .txn(let revision, true, _)?):
-                guard success.count == 1, case .put(let key, let value) = success[0] else { return nil }
-                return (key, value, revision)
-            default: return nil
-            }
-        }
         report.seconds = Double((ContinuousClock.now - started).components.seconds)
-        report.operations = history.count
-        report.acknowledgedWrites = acknowledged.count
-        report.unanswered = history.filter { $0.output == nil }.count
-        report.finalRevision = final
-        var storedAt: [[String]: Int64] = [:]
-        for change in truth where change.kind == .put { storedAt[[change.key, change.value]] = change.revision }
-        report.lostWrites = acknowledged.filter { storedAt[[$0.key, $0.value]] == nil }.map { "\($0.key)=\($0.value)" }
-        report.misplacedWrites = acknowledged.compactMap { write in
-            guard let revision = storedAt[[write.key, write.value]], revision != write.revision else { return nil }
-            return "\(write.key)=\(write.value) answered at \(write.revision), stored at \(revision)"
-        }
-        let revisions = Set(truth.map(\.revision))
-        report.revisionGaps = final > 1 ? (2...final).filter { !revisions.contains($0) } : []
-        report.linearizability = Linearizability.check(EtcdModel.settleUnanswered(history, changes: truth), model: EtcdModel())
-        let responses = watched.withLock { $0 }
-        report.watchEvents = responses.reduce(0) { $0 + $1.count }
-        report.watchViolations = WatchValidation.validate(responses, spec: .init(key: "k", rangeEnd: "l", startRevision: 1), truth: truth, through: final)
-        report.hashes = hashes
+        report.verdict = HistoryVerdict(history: await recorder.history, truth: truth, finalRevision: final,
+                                        watched: watched.withLock { $0 }, watchSpec: .init(key: "k", rangeEnd: "l", startRevision: 1), hashes: hashes)
         return report
     }
 }

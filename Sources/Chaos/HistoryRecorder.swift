@@ -3,16 +3,22 @@ import Client
 import EtcdProto
 import Foundation
 
-/// A random operation on a few keys: puts of unique values, linearizable gets, deletes, and
-/// compare-and-swaps on the key's version.
-func randomOperation(client: Int, operation: Int) -> EtcdModel.Request {
-    let key = HistoryRecorder.keys.randomElement()!
-    switch Int.random(in: 0..<10) {
+/// A random operation on one of `HistoryRecorder.keys`: puts of unique values, linearizable gets,
+/// deletes, and compare-and-swaps on the key's version.
+public func randomOperation(client: Int, operation: Int) -> EtcdModel.Request {
+    var generator = SystemRandomNumberGenerator()
+    return randomOperation(client: client, operation: operation, using: &generator)
+}
+
+/// `randomOperation(client:operation:)` drawn from `generator` (a seeded one replays).
+public func randomOperation(client: Int, operation: Int, using generator: inout some RandomNumberGenerator) -> EtcdModel.Request {
+    let key = HistoryRecorder.keys.randomElement(using: &generator)!
+    switch Int.random(in: 0..<10, using: &generator) {
     case 0..<4: return .put(key, "c\(client)-\(operation)")
     case 4..<7: return .get(key)
     case 7: return .delete(key)
     default:
-        return .txn(compares: [.init(key: key, target: .version(Int64.random(in: 0...3)), result: .equal)],
+        return .txn(compares: [.init(key: key, target: .version(Int64.random(in: 0...3, using: &generator)), result: .equal)],
                     success: [.put(key, "c\(client)-\(operation)-cas")], failure: [.get(key)])
     }
 }
@@ -59,11 +65,7 @@ public actor HistoryRecorder {
             let answer = try await etcd.delete(delete)
             return .delete(revision: answer.header.revision, deleted: answer.deleted)
         case .txn(let compares, let success, let failure):
-            var txn = Etcdserverpb_TxnRequest()
-            txn.compare = compares.map(compare)
-            txn.success = success.map(operation)
-            txn.failure = failure.map(operation)
-            let answer = try await etcd.txn(txn)
+            let answer = try await etcd.txn(txnRequest(compares: compares, success: success, failure: failure))
             let results: [EtcdModel.TxnResult] = answer.responses.map { response in
                 switch response.response {
                 case .responseRange(let range): .get(range.kvs.first.map(keyValue))
@@ -73,6 +75,15 @@ public actor HistoryRecorder {
             }
             return .txn(revision: answer.header.revision, succeeded: answer.succeeded, results: results)
         }
+    }
+
+    /// The etcd transaction of the model's `.txn`.
+    public static func txnRequest(compares: [EtcdModel.Compare], success: [EtcdModel.TxnOperation], failure: [EtcdModel.TxnOperation]) -> Etcdserverpb_TxnRequest {
+        var txn = Etcdserverpb_TxnRequest()
+        txn.compare = compares.map(compare)
+        txn.success = success.map(operation)
+        txn.failure = failure.map(operation)
+        return txn
     }
 
     private static func keyValue(_ kv: Mvccpb_KeyValue) -> EtcdModel.KeyValue {

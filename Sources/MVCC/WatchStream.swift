@@ -240,6 +240,35 @@ public final class WatchStream: Sendable {
     /// The next message for the client, waiting for one; nil once the stream is closed.
     public func next() async -> WatchMessage? {
         while true {
+            switch poll() {
+            case .message(let message): return message
+            case .closed: return nil
+            case .empty: break
+            }
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                state.withLock { state in
+                    if state.hasWork {
+                        continuation.resume()
+                    } else {
+                        state.waiter = continuation
+                    }
+                }
+            }
+        }
+    }
+
+    /// What `poll` found.
+    public enum Poll: Sendable {
+        case message(WatchMessage)
+        /// Nothing to send now.
+        case empty
+        case closed
+    }
+
+    /// The next message if one is ready now, catching unsynced watchers up from history first (a
+    /// simulation reads its watches this way, without a task).
+    public func poll() -> Poll {
+        while true {
             let step: (message: WatchMessage?, catchUp: (id: Int64, watcher: Watcher)?, closed: Bool) = state.withLock { state in
                 if state.queueHead < state.queue.count {
                     let message = state.queue[state.queueHead]
@@ -257,21 +286,10 @@ public final class WatchStream: Sendable {
                 }
                 return (nil, nil, false)
             }
-            if let message = step.message { return message }
-            if step.closed { return nil }
-            if let (id, watcher) = step.catchUp {
-                catchUp(id: id, watcher: watcher)
-                continue
-            }
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                state.withLock { state in
-                    if state.hasWork {
-                        continuation.resume()
-                    } else {
-                        state.waiter = continuation
-                    }
-                }
-            }
+            if let message = step.message { return .message(message) }
+            if step.closed { return .closed }
+            guard let (id, watcher) = step.catchUp else { return .empty }
+            catchUp(id: id, watcher: watcher)
         }
     }
 

@@ -19,6 +19,7 @@ public final class WriteAheadLog {
     /// `open` (creating the first segment, repairing a torn tail) and `releaseSegments` (the directory).
     public private(set) var syncCount = 0
 
+    private let fs: any WALFileSystem
     private let directory: String
     private let segmentSize: Int
     private var directoryFD: Int32
@@ -72,12 +73,14 @@ public final class WriteAheadLog {
     /// where the last complete record ends. Any other damage throws `WALError.corrupt`.
     /// - Parameter segmentSize: bytes preallocated per segment; a `save` that does not fit in the rest of
     ///   the current segment starts a new one (a larger one if the batch alone exceeds this size).
-    public static func open(directory: String, segmentSize: Int = 64 * 1024 * 1024) throws(WALError) -> (WriteAheadLog, WALContents) {
+    /// - Parameter fileSystem: where the segments live: the real file system, or a simulated disk.
+    public static func open(directory: String, segmentSize: Int = 64 * 1024 * 1024,
+                            fileSystem: any WALFileSystem = PosixFileSystem()) throws(WALError) -> (WriteAheadLog, WALContents) {
         precondition(segmentSize > 0, "segmentSize must be positive")
-        try FileIO.makeDirectories(directory)
+        try fileSystem.makeDirectories(directory)
         // From here on the instance owns every descriptor: if recovery throws, deinit closes them.
-        let log = WriteAheadLog(directory: directory, directoryFD: try FileIO.open(directory, flags: O_RDONLY | O_DIRECTORY), segmentSize: segmentSize)
-        guard try lockWithin(log.directoryFD, directory: directory, attempts: 100) else { throw .locked(directory: directory) }
+        let log = WriteAheadLog(directory: directory, directoryFD: try fileSystem.openDirectory(directory), segmentSize: segmentSize, fileSystem: fileSystem)
+        guard try lockWithin(log.directoryFD, directory: directory, fileSystem: fileSystem, attempts: 100) else { throw .locked(directory: directory) }
         let contents = try log.recover()
         return (log, contents)
     }
@@ -85,15 +88,16 @@ public final class WriteAheadLog {
     /// Locks the directory, trying again for about a second: a process being spawned by this one holds
     /// a copy of every descriptor until it execs (close-on-exec applies only then), so a lock just
     /// released here can look taken for a moment.
-    private static func lockWithin(_ fd: Int32, directory: String, attempts: Int) throws(WALError) -> Bool {
+    private static func lockWithin(_ fd: Int32, directory: String, fileSystem: any WALFileSystem, attempts: Int) throws(WALError) -> Bool {
         for attempt in 0..<attempts {
-            if try FileIO.tryLock(fd, what: directory) { return true }
+            if try fileSystem.tryLock(fd, what: directory) { return true }
             if attempt + 1 < attempts { usleep(10_000) }
         }
         return false
     }
 
-    private init(directory: String, directoryFD: Int32, segmentSize: Int) {
+    private init(directory: String, directoryFD: Int32, segmentSize: Int, fileSystem: any WALFileSystem) {
+        self.fs = fileSystem
         self.directory = directory
         self.directoryFD = directoryFD
         self.segmentSize = segmentSize
@@ -109,10 +113,10 @@ public final class WriteAheadLog {
     /// Reads every segment, repairs a torn tail, and positions the writer after the last valid record.
     private func recover() throws(WALError) -> WALContents {
         var names: [SegmentName] = []
-        for file in try FileIO.list(directory) {
+        for file in try fs.list(directory) {
             if file.hasSuffix(".wal.tmp") {
                 // A segment whose creation did not finish: never visible, so nothing in it was acknowledged.
-                try FileIO.remove(directory + "/" + file)
+                try fs.remove(directory + "/" + file)
             } else if let name = SegmentName(fileName: file) {
                 names.append(name)
             }
@@ -130,9 +134,9 @@ public final class WriteAheadLog {
         var previousCRC: UInt32?
         for name in names.dropLast() {
             let path = directory + "/" + name.fileName
-            let fd = try FileIO.open(path, flags: O_RDONLY)
-            defer { FileIO.close(fd) }
-            let bytes = try FileIO.readAll(fd, what: path)
+            let fd = try fs.open(path, mode: .read)
+            defer { fs.close(fd) }
+            let bytes = try fs.readAll(fd, what: path)
             let summary = try bytes.withBytes { (raw) throws(WALError) in
                 try SegmentReader.read(raw, name: name, isLast: false, previousCRC: previousCRC, into: &accumulator)
             }
@@ -142,8 +146,8 @@ public final class WriteAheadLog {
 
         let path = directory + "/" + lastName.fileName
         currentPath = path
-        currentFD = try FileIO.open(path, flags: O_RDWR)
-        let bytes = try FileIO.readAll(currentFD, what: path)
+        currentFD = try fs.open(path, mode: .readWrite)
+        let bytes = try fs.readAll(currentFD, what: path)
         let summary = try bytes.withBytes { (raw) throws(WALError) in
             try SegmentReader.read(raw, name: lastName, isLast: true, previousCRC: previousCRC, into: &accumulator)
         }
@@ -157,16 +161,16 @@ public final class WriteAheadLog {
 
         var repaired = false
         if let tornEnd = summary.tornEnd {
-            try FileIO.writeZeros(currentFD, count: tornEnd - summary.end, at: summary.end, what: path)
+            try fs.writeZeros(currentFD, count: tornEnd - summary.end, at: summary.end, what: path)
             repaired = true
         }
         if bytes.count < segmentSize {  // e.g. the file was cut short by hand
-            try FileIO.preallocate(currentFD, size: segmentSize, what: path)
+            try fs.preallocate(currentFD, size: segmentSize, what: path)
             repaired = true
         }
         capacity = max(bytes.count, segmentSize)
         if repaired {
-            try FileIO.dataSync(currentFD, what: path)
+            try fs.dataSync(currentFD, what: path)
             syncCount += 1
         }
         return accumulator.contents
@@ -221,11 +225,11 @@ public final class WriteAheadLog {
         var released = 0
         defer { segments.removeFirst(released) }
         while released < segments.count - 1, (segments[released].maxEntryIndex ?? 0) <= index {
-            try FileIO.remove(directory + "/" + segments[released].name.fileName)
+            try fs.remove(directory + "/" + segments[released].name.fileName)
             released += 1
         }
         if released > 0 {
-            try FileIO.fullSync(directoryFD, what: directory)
+            try fs.syncDirectory(directoryFD, what: directory)
             syncCount += 1
         }
     }
@@ -234,9 +238,9 @@ public final class WriteAheadLog {
     public func close() {
         guard state != .closed else { return }
         state = .closed
-        if currentFD >= 0 { FileIO.close(currentFD) }
+        if currentFD >= 0 { fs.close(currentFD) }
         currentFD = -1
-        FileIO.close(directoryFD)
+        fs.close(directoryFD)
         directoryFD = -1
     }
 
@@ -255,9 +259,9 @@ public final class WriteAheadLog {
             if writeOffset + size <= capacity {
                 let crc = encode(header: nil, copies: Batch(), batch: batch, size: size, salt: salt)
                 try buffer.withBytes { (raw) throws(WALError) in
-                    try FileIO.write(currentFD, UnsafeRawBufferPointer(rebasing: raw[0..<size]), at: writeOffset, what: currentPath)
+                    try fs.write(currentFD, UnsafeRawBufferPointer(rebasing: raw[0..<size]), at: writeOffset, what: currentPath)
                 }
-                try FileIO.dataSync(currentFD, what: currentPath)
+                try fs.dataSync(currentFD, what: currentPath)
                 syncCount += 1
                 writeOffset += size
                 lastCRC = crc
@@ -287,21 +291,21 @@ public final class WriteAheadLog {
         let path = directory + "/" + name.fileName
         let temporaryPath = path + ".tmp"
 
-        let fd = try FileIO.open(temporaryPath, flags: O_RDWR | O_CREAT | O_TRUNC)
+        let fd = try fs.open(temporaryPath, mode: .create)
         let crc: UInt32
         do throws(WALError) {
-            try FileIO.preallocate(fd, size: segmentCapacity, what: temporaryPath)
+            try fs.preallocate(fd, size: segmentCapacity, what: temporaryPath)
             let header = SegmentHeader(sequence: name.sequence, firstIndex: name.firstIndex, salt: newSalt, previousCRC: previousCRC)
             crc = encode(header: header, copies: copies, batch: batch, size: size, salt: newSalt)
             try buffer.withBytes { (raw) throws(WALError) in
-                try FileIO.write(fd, UnsafeRawBufferPointer(rebasing: raw[0..<size]), at: 0, what: temporaryPath)
+                try fs.write(fd, UnsafeRawBufferPointer(rebasing: raw[0..<size]), at: 0, what: temporaryPath)
             }
-            try FileIO.dataSync(fd, what: temporaryPath)
+            try fs.dataSync(fd, what: temporaryPath)
             syncCount += 1
-            try FileIO.rename(temporaryPath, path)
+            try fs.rename(temporaryPath, path)
         } catch {
-            FileIO.close(fd)
-            _ = unlink(temporaryPath)
+            fs.close(fd)
+            try? fs.remove(temporaryPath)
             throw error
         }
 
@@ -314,13 +318,13 @@ public final class WriteAheadLog {
         capacity = segmentCapacity
         lastCRC = crc
         segments.append(SegmentInfo(name: name, maxEntryIndex: nil))
-        try FileIO.fullSync(directoryFD, what: directory)
+        try fs.syncDirectory(directoryFD, what: directory)
         syncCount += 1
         if previousFD >= 0 {
             // Give back the unused preallocated space of the finished segment. Not synced: either size
             // reads back fine, as the tail is zeros.
-            _ = ftruncate(previousFD, off_t(previousEnd))
-            FileIO.close(previousFD)
+            try? fs.truncate(previousFD, size: previousEnd, what: "previous segment")
+            fs.close(previousFD)
         }
     }
 

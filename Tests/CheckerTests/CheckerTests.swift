@@ -1,6 +1,6 @@
 import Checker
 // Raft's seeded SplitMix64, so that a seed replays exactly.
-@testable import Raft
+import Raft
 import Testing
 
 typealias Operation = HistoryOperation<EtcdModel.Request, EtcdModel.Response>

@@ -18,11 +18,11 @@ extension EndToEnd {
             let report = try await run.run()
             print(report.text)
             #expect(report.faults.values.reduce(0, +) >= 4, "faults were injected: \(report.faults)")
-            #expect(report.acknowledgedWrites > 50, "the clients made progress")
-            #expect(report.lostWrites.isEmpty)
-            #expect(report.linearizability == .linearizable)
-            #expect(report.watchViolations.isEmpty)
-            #expect(Set(report.hashes).count == 1)
+            #expect(report.verdict.acknowledgedWrites > 50, "the clients made progress")
+            #expect(report.verdict.lostWrites.isEmpty)
+            #expect(report.verdict.linearizability == .linearizable)
+            #expect(report.verdict.watchViolations.isEmpty)
+            #expect(Set(report.verdict.hashes).count == 1)
             if report.passed { try? FileManager.default.removeItem(atPath: root) }
         }
     }

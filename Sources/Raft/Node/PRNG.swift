@@ -1,13 +1,14 @@
 /// SplitMix64: a small, fast, seedable generator, so election timeouts are random across nodes but
-/// reproducible from the configuration (no system randomness in the state machine).
-struct SplitMix64: RandomNumberGenerator, Sendable {
+/// reproducible from the configuration (no system randomness in the state machine). Simulations use it
+/// too, so that a seed replays exactly.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
-    init(seed: UInt64) {
+    public init(seed: UInt64) {
         state = seed
     }
 
-    mutating func next() -> UInt64 {
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

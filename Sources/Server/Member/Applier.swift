@@ -10,11 +10,13 @@ import V2Store
 /// entries and the linearizable reads waiting for the applied index.
 ///
 /// The raft thread hands it work in order; while it commits one batch to LMDB, the raft thread is
-/// already syncing the WAL for the next, so the two fsyncs overlap.
-final class Applier: @unchecked Sendable {
+/// already syncing the WAL for the next, so the two fsyncs overlap. A simulation calls `applyQueued`
+/// from its own thread instead of `start()`.
+package final class Applier: @unchecked Sendable {
     // @unchecked Sendable: `queue`, `stopping` and `idle` are only touched with `condition` locked; the
     // other mutable state (`confState`, `appliedIndex`, `lastSnapshotIndex`, `raftLoop`) only on the
-    // apply thread after `start()` (before it, only during the member's setup).
+    // apply thread after `start()` (before it, only during the member's setup; without `start()`, only
+    // by the one thread that calls `applyQueued`).
 
     /// Work from the raft thread.
     enum Work: Sendable {
@@ -32,7 +34,7 @@ final class Applier: @unchecked Sendable {
     private let alarms: Alarms
     private let auth: AuthStore
     private let v2: V2Keys
-    private let transport: PeerTransport
+    private let transport: any PeerLinks
     private let waits: Waits
     private let reads: ReadBarrier
     private let localID: UInt64
@@ -43,14 +45,16 @@ final class Applier: @unchecked Sendable {
     private let onRemoved: @Sendable () -> Void
     /// The configuration as of `appliedIndex`, recorded with each snapshot.
     private var confState: ConfState
-    private(set) var appliedIndex: UInt64
+    package private(set) var appliedIndex: UInt64
+    /// Snapshots from the leader installed since this applier started.
+    package private(set) var snapshotsInstalled = 0
     private var lastSnapshotIndex: UInt64
     /// Set once, before `start()`.
     weak var raftLoop: RaftLoop?
     private let finished = DispatchSemaphore(value: 0)
     private var started = false
 
-    init(store: MVCCStore, membership: Membership, alarms: Alarms, auth: AuthStore, v2: V2Keys, transport: PeerTransport, waits: Waits, reads: ReadBarrier, localID: UInt64,
+    init(store: MVCCStore, membership: Membership, alarms: Alarms, auth: AuthStore, v2: V2Keys, transport: any PeerLinks, waits: Waits, reads: ReadBarrier, localID: UInt64,
          snapshot: SnapshotMetadata, snapshotCount: Int, metrics: MemberMetrics, logger: Logger, onRemoved: @escaping @Sendable () -> Void) {
         self.store = store
         self.membership = membership
@@ -99,28 +103,32 @@ final class Applier: @unchecked Sendable {
         while true {
             condition.lock()
             while queue.isEmpty && !stopping { condition.wait() }
-            if queue.isEmpty {
-                condition.unlock()
-                break
-            }
-            let tasks = queue
-            queue.removeAll(keepingCapacity: true)
+            let done = queue.isEmpty
             condition.unlock()
-            // Consecutive entry batches merge into one LMDB transaction.
-            var entries: [Entry] = []
-            for task in tasks {
-                switch task {
-                case .entries(let batch):
-                    entries += batch
-                case .snapshot(let snapshot, let file):
-                    apply(entries)
-                    entries = []
-                    install(snapshot, file: file)
-                }
-            }
-            apply(entries)
+            if done { break }
+            applyQueued()
         }
         finished.signal()
+    }
+
+    /// Applies the work queued so far; consecutive entry batches merge into one LMDB transaction.
+    package func applyQueued() {
+        condition.lock()
+        let tasks = queue
+        queue.removeAll(keepingCapacity: true)
+        condition.unlock()
+        var entries: [Entry] = []
+        for task in tasks {
+            switch task {
+            case .entries(let batch):
+                entries += batch
+            case .snapshot(let snapshot, let file):
+                apply(entries)
+                entries = []
+                install(snapshot, file: file)
+            }
+        }
+        apply(entries)
     }
 
     // MARK: - Entries
@@ -418,6 +426,7 @@ final class Applier: @unchecked Sendable {
         v2.reload(from: store)
         for record in records where record.removed != true { connect(record) }
         confState = snapshot.metadata.confState
+        if file != nil { snapshotsInstalled += 1 }
         appliedIndex = max(appliedIndex, index)
         lastSnapshotIndex = index
         reads.applied(upTo: appliedIndex)

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Who a member is and which cluster it belongs to; fixed when its data dir is created.
-struct Identity: Codable, Sendable {
+package struct Identity: Codable, Sendable {
     /// The data dir layout version; a data dir of another version is refused rather than misread.
     var format: Int?
     var name: String
@@ -12,7 +12,15 @@ struct Identity: Codable, Sendable {
     var joinedMembers: [MemberRecord]?
 
     /// Raft log entries carry request ids and the membership lives in the store.
-    static let currentFormat = 2
+    package static let currentFormat = 2
+
+    package init(format: Int? = Identity.currentFormat, name: String, memberID: UInt64, clusterID: UInt64, joinedMembers: [MemberRecord]? = nil) {
+        self.format = format
+        self.name = name
+        self.memberID = memberID
+        self.clusterID = clusterID
+        self.joinedMembers = joinedMembers
+    }
 
     static func load(from path: String) throws -> Identity {
         try JSONDecoder().decode(Identity.self, from: Data(contentsOf: URL(fileURLWithPath: path)))

@@ -18,12 +18,12 @@ public final class Member: Sendable {
     let reads: ReadBarrier
     let applier: Applier
     let raftLoop: RaftLoop
-    let alarms = Alarms()
+    let alarms: Alarms
     /// Users, roles and tokens.
     let auth: AuthStore
     /// The v2 key tree (`--enable-v2`).
     let v2: V2Keys
-    let metrics = MemberMetrics()
+    let metrics: MemberMetrics
     let logger: Logger
     /// The etcd version this member reports (Kubernetes enables features by it).
     static let version = "3.5.17"
@@ -85,88 +85,27 @@ public final class Member: Sendable {
 
         var storeOptions = StoreOptions()
         storeOptions.quotaBytes = config.resolvedQuota
-        store = try MVCCStore(path: memberDir + "/kv.mdb", options: storeOptions)
-        let (wal, contents) = try WriteAheadLog.open(directory: memberDir + "/wal")
-        let storage = MemoryStorage()
-        var snapshot = SnapshotMetadata()
-        var walEntries = contents.entries
-        var walHardState = contents.hardState
-        if let marker = contents.snapshot {
-            snapshot = try SnapshotMetadataFile.load(from: RaftLoop.snapshotMetadataPath(memberDir: memberDir, index: marker.index)).metadata
-            try storage.applySnapshot(Snapshot(metadata: snapshot))
-            if store.consistentIndex < snapshot.index {
-                // A crash came between persisting a received snapshot and installing it.
-                let file = RaftLoop.receivedSnapshotPath(memberDir: memberDir, index: snapshot.index)
-                logger.info("installing the received snapshot", metadata: ["index": "\(snapshot.index)"])
-                try store.restore(fromSnapshotAt: file)
-                try store.sync()
-                unlink(file)
-            }
-        } else if walEntries.isEmpty && walHardState == nil, let bootstrapMembers {
-            let entries = bootstrapMembers.sorted { $0.id < $1.id }.enumerated().map { offset, record in
-                Entry(term: 1, index: UInt64(offset + 1), kind: .confChange,
-                      data: ConfChange(type: .addNode, nodeID: record.id, context: withUnsafeBytes(of: UInt64(0), Array.init) + record.encoded()).encoded())
-            }
-            walEntries = entries.map { WALEntry(term: $0.term, index: $0.index, data: RaftLoop.walData(of: $0)) }
-            walHardState = WALHardState(term: 1, vote: 0, commit: UInt64(entries.count))
-            try wal.save(entries: walEntries, hardState: walHardState)
-        }
-        // Store files of snapshots received but never installed, or installed before a crash.
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: memberDir + "/snap")) ?? [] {
-            if name.hasSuffix(".part") {
-                unlink(memberDir + "/snap/" + name)
-            } else if name.hasSuffix(".mdb"), let index = UInt64(name.prefix(16), radix: 16), index <= store.consistentIndex {
-                unlink(memberDir + "/snap/" + name)
-            }
-        }
-        if !FileManager.default.fileExists(atPath: identityPath) {
-            // Written last: a data dir without it is an unfinished first start and begins again.
-            try identity.save(to: identityPath)
-        }
-        try storage.append(try walEntries.filter { $0.index > snapshot.index }.map(RaftLoop.entry(fromWAL:)))
-        if let hardState = walHardState {
-            storage.setHardState(HardState(term: hardState.term, vote: hardState.vote, commit: max(hardState.commit, snapshot.index)))
-        }
-
-        var records = Applier.loadMembers(from: store)
-        if records.isEmpty { records = bootstrapMembers ?? identity.joinedMembers ?? [] }
-        membership = Membership(records)
         var transportConfiguration = PeerTransport.Configuration(clusterID: identity.clusterID, localID: identity.memberID)
         transportConfiguration.maxMessageBytes = max(64 << 20, config.maxRequestBytes * 4)
         let inbox = PeerInbox()
         transport = PeerTransport(configuration: transportConfiguration, handler: { from, channel, payload in
             inbox.receive(from: from, channel: channel, payload: payload)
         })
-        for record in records where record.id != identity.memberID && record.removed != true {
-            if let url = record.peerURLs.first, let address = hostAndPort(ofURL: url) {
-                transport.addPeer(record.id, host: address.host, port: address.port)
-            }
-        }
-        waits = Waits(memberID: identity.memberID)
-        reads = ReadBarrier()
         (removed, removedSink) = AsyncStream.makeStream()
         let removedSink = removedSink
-        alarms.replaceAll(Applier.loadAlarms(from: store))
-        let auth = AuthStore(state: Applier.loadAuth(from: store), tokenTTL: .seconds(config.authTokenTTL))
-        self.auth = auth
-        let v2 = V2Keys(loadingFrom: store)
-        self.v2 = v2
-        applier = Applier(store: store, membership: membership, alarms: alarms, auth: auth, v2: v2, transport: transport, waits: waits, reads: reads, localID: identity.memberID,
-                          snapshot: snapshot, snapshotCount: config.snapshotCount, metrics: metrics, logger: logger,
-                          onRemoved: { removedSink.yield() })
-        var raftConfig = RaftConfig(id: identity.memberID)
-        raftConfig.heartbeatTick = 1
-        raftConfig.electionTick = max(config.electionTimeout / max(config.heartbeatInterval, 1), 2)
-        raftConfig.applied = snapshot.index
-        raftConfig.maxSizePerMsg = 1 << 20
-        raftConfig.maxInflightMsgs = 512
-        raftConfig.maxCommittedSizePerReady = 64 << 20
-        raftConfig.randomSeed = UInt64.random(in: 0...UInt64.max)
-        let node = try RaftNode(config: raftConfig, storage: storage)
-        raftLoop = RaftLoop(node: node, storage: storage, wal: wal, applier: applier, transport: transport, store: store, waits: waits,
-                            reads: reads, config: config, memberDir: memberDir, metrics: metrics, logger: logger)
-        applier.raftLoop = raftLoop
-        inbox.attach(raftLoop, memberDir: memberDir, logger: logger)
+        let core = try MemberCore(config: config, identity: identity, identityPath: identityPath, bootstrapMembers: bootstrapMembers, memberDir: memberDir,
+                                  transport: transport, inbox: inbox, storeOptions: storeOptions, raftSeed: UInt64.random(in: 0...UInt64.max),
+                                  logger: logger, onRemoved: { removedSink.yield() })
+        store = core.store
+        membership = core.membership
+        waits = core.waits
+        reads = core.reads
+        applier = core.applier
+        raftLoop = core.raftLoop
+        alarms = core.alarms
+        auth = core.auth
+        v2 = core.v2
+        metrics = core.metrics
         applier.start()
         raftLoop.start()
     }

@@ -4,10 +4,10 @@ import Foundation
 import Synchronization
 
 /// One member of the cluster as every member records it: what `member list` shows.
-struct MemberRecord: Codable, Sendable, Equatable {
-    var id: UInt64
+package struct MemberRecord: Codable, Sendable, Equatable {
+    package var id: UInt64
     /// Empty until the member has started and published its attributes (as in etcd).
-    var name: String
+    package var name: String
     var peerURLs: [String]
     /// Empty until the member has started and published its attributes.
     var clientURLs: [String]
@@ -15,6 +15,15 @@ struct MemberRecord: Codable, Sendable, Equatable {
     /// Set once the member has been removed: the record stays so that a removed member asking its
     /// peers learns that it was removed (and not merely that they do not know it yet).
     var removed: Bool?
+
+    package init(id: UInt64, name: String, peerURLs: [String], clientURLs: [String], isLearner: Bool, removed: Bool? = nil) {
+        self.id = id
+        self.name = name
+        self.peerURLs = peerURLs
+        self.clientURLs = clientURLs
+        self.isLearner = isLearner
+        self.removed = removed
+    }
 
     /// The record as etcd's Member message.
     var message: Etcdserverpb_Member {

@@ -7,7 +7,7 @@ import Synchronization
 import WAL
 
 /// What other threads hand the raft thread.
-enum RaftInput: Sendable {
+package enum RaftInput: Sendable {
     /// A message from a peer.
     case message(Message)
     /// A snapshot from the leader whose store file is already on disk at `file`.
@@ -23,12 +23,12 @@ enum RaftInput: Sendable {
 }
 
 /// The Raft state other threads read: published by the raft thread after every `Ready`.
-struct RaftInfo: Sendable {
-    var term: UInt64 = 0
-    var leader: UInt64 = 0
-    var role: StateRole = .follower
-    var commitIndex: UInt64 = 0
-    var lastIndex: UInt64 = 0
+package struct RaftInfo: Sendable {
+    package var term: UInt64 = 0
+    package var leader: UInt64 = 0
+    package var role: StateRole = .follower
+    package var commitIndex: UInt64 = 0
+    package var lastIndex: UInt64 = 0
     /// The leader's view of each member's replication progress (empty on followers).
     var progress: [UInt64: ProgressStatus] = [:]
     /// The transfer target while a leadership transfer is in progress.
@@ -43,11 +43,15 @@ struct RaftInfo: Sendable {
 /// and for each `Ready`: persists the snapshot marker, entries and hard state in the WAL with one
 /// fdatasync, sends the messages, hands committed entries to the apply thread (`Applier`), publishes
 /// read indexes, and advances. Ticks come from the thread's own clock every `--heartbeat-interval`.
-final class RaftLoop: @unchecked Sendable {
+///
+/// A simulation drives the loop from its own thread instead of `start()`: `turn(now:tick:)` is one
+/// turn at a simulated time, and snapshots are then streamed within the turn.
+package final class RaftLoop: @unchecked Sendable {
     // @unchecked Sendable: `inputs`, `stopped` and `wakeups` are only touched with `inbox` locked; every
     // other stored property is either immutable and Sendable, or (`node`, `storage`, `wal`,
-    // `latestHardState`, `parked`, `receivedSnapshots`, `role`) touched only on the raft thread after
-    // `start()` (before it, only by `init`).
+    // `latestHardState`, `parked`, `receivedSnapshots`, `role`, `snapshotStreamCount`, `persistFailed`) touched only on
+    // the raft thread after `start()` (before it, only by `init`; without `start()`, only by the one
+    // thread that calls `turn`).
     private let inbox = NSCondition()
     private var inputs: [RaftInput] = []
     private var stopped = false
@@ -58,7 +62,7 @@ final class RaftLoop: @unchecked Sendable {
     private let wal: WriteAheadLog
     private var latestHardState: HardState
     private let applier: Applier
-    private let transport: PeerTransport
+    private let transport: any PeerLinks
     private let store: MVCCStore
     private let waits: Waits
     private let reads: ReadBarrier
@@ -77,8 +81,13 @@ final class RaftLoop: @unchecked Sendable {
     private var role: StateRole = .follower
     private let finished = DispatchSemaphore(value: 0)
     private var thread: Thread?
+    /// Set when persisting failed while the caller drives the loop: it takes no more turns (the caller
+    /// stops the member, as the process would have died).
+    package private(set) var persistFailed = false
+    /// Snapshot streams started, numbering them when the caller drives the loop (deterministic ids).
+    private var snapshotStreamCount: UInt64 = 0
 
-    init(node: RaftNode, storage: MemoryStorage, wal: WriteAheadLog, applier: Applier, transport: PeerTransport, store: MVCCStore,
+    init(node: RaftNode, storage: MemoryStorage, wal: WriteAheadLog, applier: Applier, transport: any PeerLinks, store: MVCCStore,
          waits: Waits, reads: ReadBarrier, config: ServerConfig, memberDir: String, metrics: MemberMetrics, logger: Logger) {
         self.node = node
         self.storage = storage
@@ -97,7 +106,7 @@ final class RaftLoop: @unchecked Sendable {
     }
 
     /// The latest Raft state.
-    var info: RaftInfo { published.withLock { $0 } }
+    package var info: RaftInfo { published.withLock { $0 } }
 
     func start() {
         let thread = Thread { [self] in run() }
@@ -108,11 +117,18 @@ final class RaftLoop: @unchecked Sendable {
     }
 
     /// Hands `input` to the raft thread.
-    func post(_ input: RaftInput) {
+    package func post(_ input: RaftInput) {
         inbox.lock()
         inputs.append(input)
         inbox.signal()
         inbox.unlock()
+    }
+
+    /// Whether inputs wait for the next turn.
+    package var hasInputs: Bool {
+        inbox.lock()
+        defer { inbox.unlock() }
+        return !inputs.isEmpty || wakeups
     }
 
     /// Wakes the raft thread (a read joined the ReadIndex queue).
@@ -139,9 +155,7 @@ final class RaftLoop: @unchecked Sendable {
     private var electionTimeout: Duration { .milliseconds(config.electionTimeout) }
 
     private func run() {
-        // A lone voter need not wait out an election timeout to lead (etcd fast-forwards its ticks too).
-        let status = node.status
-        if status.confState.voters == [status.id] && status.softState.role != .leader { node.campaign() }
+        campaignIfLoneVoter()
         var nextTick = ContinuousClock.now + tickInterval
         while true {
             inbox.lock()
@@ -150,35 +164,49 @@ final class RaftLoop: @unchecked Sendable {
                 let seconds = Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18
                 _ = inbox.wait(until: Date(timeIntervalSinceNow: max(seconds, 0)))
             }
-            if stopped {
-                inbox.unlock()
-                break
-            }
-            let batch = inputs
-            inputs.removeAll(keepingCapacity: true)
-            wakeups = false
+            let stop = stopped
             inbox.unlock()
-
-            handle(batch)
+            if stop { break }
             let now = ContinuousClock.now
-            if now >= nextTick {
-                node.tick()
-                nextTick = nextTick + tickInterval > now ? nextTick + tickInterval : now + tickInterval
-                expireWaiters(now: now)
-            }
-            // A ReadIndex answer in one Ready lets the reads queued behind it start the next round at once.
-            while true {
-                if let context = reads.nextRound(now: ContinuousClock.now, retryAfter: electionTimeout) {
-                    node.readIndex(context: context)
-                }
-                guard node.hasReady else { break }
-                process(node.ready())
-            }
+            let tick = now >= nextTick
+            if tick { nextTick = nextTick + tickInterval > now ? nextTick + tickInterval : now + tickInterval }
+            turn(now: now, tick: tick)
         }
         finished.signal()
     }
 
-    private func handle(_ batch: [RaftInput]) {
+    /// A lone voter need not wait out an election timeout to lead (etcd fast-forwards its ticks too).
+    package func campaignIfLoneVoter() {
+        let status = node.status
+        if status.confState.voters == [status.id] && status.softState.role != .leader { node.campaign() }
+    }
+
+    /// One turn of the loop at time `now`: takes the inputs posted so far, steps the node with them,
+    /// ticks it (and expires overdue requests) if `tick`, and carries out every `Ready` that results.
+    package func turn(now: ContinuousClock.Instant, tick: Bool) {
+        inbox.lock()
+        let batch = inputs
+        inputs.removeAll(keepingCapacity: true)
+        wakeups = false
+        inbox.unlock()
+
+        guard !persistFailed else { return }
+        handle(batch, now: now)
+        if tick {
+            node.tick()
+            expireWaiters(now: now)
+        }
+        // A ReadIndex answer in one Ready lets the reads queued behind it start the next round at once.
+        while true {
+            if let context = reads.nextRound(now: now, retryAfter: electionTimeout) {
+                node.readIndex(context: context)
+            }
+            guard node.hasReady, !persistFailed else { break }
+            process(node.ready(), now: now)
+        }
+    }
+
+    private func handle(_ batch: [RaftInput], now: ContinuousClock.Instant) {
         var proposals: [[UInt8]] = []
         for input in batch {
             switch input {
@@ -190,7 +218,7 @@ final class RaftLoop: @unchecked Sendable {
             case .proposal(let data):
                 proposals.append(data)
             case .confChange(let change, let requestID):
-                proposeConfChange(change, requestID: requestID, since: .now)
+                proposeConfChange(change, requestID: requestID, since: now)
             case .transferLeader(let target):
                 node.transferLeader(to: target)
             case .snapshotStatus(let peer, let success):
@@ -214,7 +242,6 @@ final class RaftLoop: @unchecked Sendable {
         do {
             try node.propose(batch: proposals)
         } catch {
-            let now = ContinuousClock.now
             parked += proposals.map { ($0, now) }
         }
     }
@@ -239,7 +266,7 @@ final class RaftLoop: @unchecked Sendable {
     }
 
     /// Carries out one `Ready` in the order its contract requires.
-    private func process(_ rd: Ready) {
+    private func process(_ rd: Ready, now: ContinuousClock.Instant) {
         let clock = ContinuousClock()
         // 1. Persist: snapshot marker, entries and hard state, with one fdatasync.
         do {
@@ -263,7 +290,10 @@ final class RaftLoop: @unchecked Sendable {
         } catch {
             // etcd panics here too: a member that cannot persist its log must not acknowledge anything.
             logger.critical("failed to persist raft state", metadata: ["error": "\(error)"])
-            fatalError("setcd: WAL write failed: \(error)")
+            guard thread == nil else { fatalError("setcd: WAL write failed: \(error)") }
+            // Driven by a simulation, which stops the member instead.
+            persistFailed = true
+            return
         }
 
         // 2. Send.
@@ -272,7 +302,7 @@ final class RaftLoop: @unchecked Sendable {
         for message in rd.messages {
             if message.type == .snap {
                 sendSnapshot(message)
-            } else if !transport.send(RaftWire.encode(message), to: message.to) {
+            } else if !transport.send(RaftWire.encode(message), to: message.to, on: .messages) {
                 unreachable.insert(message.to)
             }
         }
@@ -300,7 +330,7 @@ final class RaftLoop: @unchecked Sendable {
         if let soft = rd.softState {
             if soft.role == .leader && role != .leader {
                 // etcd's lessor promotion: leases get their full TTL (plus an election timeout) on a new leader.
-                store.lessor.promote(extend: electionTimeout)
+                store.lessor.promote(extend: electionTimeout, now: now)
             }
             if soft.leader != info.leader { metrics.leaderChanges.increment() }
             if soft.role != role || soft.leader != info.leader {
@@ -395,9 +425,10 @@ final class RaftLoop: @unchecked Sendable {
             post(.snapshotStatus(peer: peer, success: false))
             return
         }
-        let stream = UInt64.random(in: 1...UInt64.max)
+        snapshotStreamCount += 1
+        let stream = thread == nil ? snapshotStreamCount : UInt64.random(in: 1...UInt64.max)
         let path = memberDir + "/snap/outgoing-\(String(peer, radix: 16))-\(String(stream, radix: 16)).mdb"
-        let thread = Thread { [self] in
+        let send: @Sendable () -> Void = { [self] in
             var success = false
             do {
                 try streamSnapshot(message, stream: stream, through: path)
@@ -408,8 +439,14 @@ final class RaftLoop: @unchecked Sendable {
             _ = snapshotStreams.withLock { $0.remove(peer) }
             post(.snapshotStatus(peer: peer, success: success))
         }
-        thread.name = "setcd-snapshot-send"
-        thread.start()
+        guard thread != nil else {
+            // Driven by the caller (a simulation): stream within the turn.
+            send()
+            return
+        }
+        let sender = Thread(block: send)
+        sender.name = "setcd-snapshot-send"
+        sender.start()
     }
 
     private func streamSnapshot(_ message: Message, stream: UInt64, through path: String) throws {
@@ -442,7 +479,7 @@ final class RaftLoop: @unchecked Sendable {
     private func enqueueSnapshotPayload(_ payload: [UInt8], to peer: UInt64) throws {
         let deadline = ContinuousClock.now + .seconds(30)
         while !transport.send(payload, to: peer, on: .snapshots) {
-            guard ContinuousClock.now < deadline else { throw SnapshotSendError.peerNotReading }
+            guard ContinuousClock.now < deadline, thread != nil else { throw SnapshotSendError.peerNotReading }
             Thread.sleep(forTimeInterval: 0.005)
         }
     }

@@ -30,7 +30,7 @@ enum ApplyOutcome: Sendable {
 /// etcd's timeout. Entries proposed by other members carry ids nobody here waits for.
 final class Waits: Sendable {
     private struct Waiter {
-        let continuation: CheckedContinuation<ApplyOutcome, any Error>
+        let resume: @Sendable (Result<ApplyOutcome, any Error>) -> Void
         let deadline: ContinuousClock.Instant
     }
     private let waiters = Mutex<[UInt64: Waiter]>([:])
@@ -49,7 +49,7 @@ final class Waits: Sendable {
     /// Registers `id`, runs `propose`, and waits for the outcome or the deadline.
     func wait(for id: UInt64, timeout: Duration, propose: () throws -> Void) async throws -> ApplyOutcome {
         try await withCheckedThrowingContinuation { continuation in
-            waiters.withLock { $0[id] = Waiter(continuation: continuation, deadline: .now + timeout) }
+            register(id, deadline: .now + timeout) { continuation.resume(with: $0) }
             do {
                 try propose()
             } catch {
@@ -58,13 +58,19 @@ final class Waits: Sendable {
         }
     }
 
+    /// Registers `id`: `resume` is called once, with the outcome or the failure (a simulation waits
+    /// this way, without a task).
+    func register(_ id: UInt64, deadline: ContinuousClock.Instant, resume: @escaping @Sendable (Result<ApplyOutcome, any Error>) -> Void) {
+        waiters.withLock { $0[id] = Waiter(resume: resume, deadline: deadline) }
+    }
+
     /// Hands an applied entry's outcome to its waiting request, if one waits here.
     func resolve(_ id: UInt64, with outcome: ApplyOutcome) {
-        waiters.withLock { $0.removeValue(forKey: id) }?.continuation.resume(returning: outcome)
+        waiters.withLock { $0.removeValue(forKey: id) }?.resume(.success(outcome))
     }
 
     func fail(_ id: UInt64, with error: any Error) {
-        waiters.withLock { $0.removeValue(forKey: id) }?.continuation.resume(throwing: error)
+        waiters.withLock { $0.removeValue(forKey: id) }?.resume(.failure(error))
     }
 
     /// Fails every request whose deadline has passed with `error`.
@@ -73,7 +79,7 @@ final class Waits: Sendable {
             let ids = waiters.filter { $0.value.deadline <= now }.map(\.key)
             return ids.compactMap { waiters.removeValue(forKey: $0) }
         }
-        for waiter in overdue { waiter.continuation.resume(throwing: error) }
+        for waiter in overdue { waiter.resume(.failure(error)) }
     }
 
     /// Fails every waiting request (the member is stopping).
@@ -82,7 +88,7 @@ final class Waits: Sendable {
             defer { waiters.removeAll() }
             return Array(waiters.values)
         }
-        for waiter in all { waiter.continuation.resume(throwing: error) }
+        for waiter in all { waiter.resume(.failure(error)) }
     }
 }
 
@@ -91,7 +97,7 @@ final class Waits: Sendable {
 /// round. Once the round's index is known, each read waits until the applied index reaches it.
 final class ReadBarrier: Sendable {
     private struct Reader {
-        let continuation: CheckedContinuation<Void, any Error>
+        let resume: @Sendable (Result<Void, any Error>) -> Void
         let deadline: ContinuousClock.Instant
     }
     private struct State {
@@ -109,9 +115,15 @@ final class ReadBarrier: Sendable {
     /// Waits until a read at this moment would be linearizable; `wake` nudges the raft thread.
     func wait(timeout: Duration, wake: () -> Void) async throws {
         try await withCheckedThrowingContinuation { continuation in
-            state.withLock { $0.queued.append(Reader(continuation: continuation, deadline: .now + timeout)) }
+            enqueue(deadline: .now + timeout) { continuation.resume(with: $0) }
             wake()
         }
+    }
+
+    /// Queues a read for the next round: `resume` is called once, when the read may proceed or with
+    /// the failure (a simulation waits this way, without a task; it then wakes the raft loop itself).
+    func enqueue(deadline: ContinuousClock.Instant, resume: @escaping @Sendable (Result<Void, any Error>) -> Void) {
+        state.withLock { $0.queued.append(Reader(resume: resume, deadline: deadline)) }
     }
 
     /// Called on the raft thread: the context of a new round to ask Raft for, if reads are queued and
@@ -143,7 +155,7 @@ final class ReadBarrier: Sendable {
             state.waitingApply += inFlight.readers.map { (index, $0) }
             return []
         }
-        for reader in ready { reader.continuation.resume() }
+        for reader in ready { reader.resume(.success(())) }
     }
 
     /// Called by the apply thread after each batch.
@@ -155,7 +167,7 @@ final class ReadBarrier: Sendable {
             state.waitingApply.removeAll { $0.index <= index }
             return done
         }
-        for reader in ready { reader.continuation.resume() }
+        for reader in ready { reader.resume(.success(())) }
     }
 
     /// Fails the reads whose deadline passed.
@@ -172,7 +184,7 @@ final class ReadBarrier: Sendable {
             state.waitingApply.removeAll { $0.reader.deadline <= now }
             return overdue
         }
-        for reader in overdue { reader.continuation.resume(throwing: error) }
+        for reader in overdue { reader.resume(.failure(error)) }
     }
 
     /// Fails every read (the member is stopping).
@@ -181,6 +193,6 @@ final class ReadBarrier: Sendable {
             defer { state = State(applied: state.applied) }
             return state.queued + (state.inFlight?.readers ?? []) + state.waitingApply.map(\.reader)
         }
-        for reader in all { reader.continuation.resume(throwing: error) }
+        for reader in all { reader.resume(.failure(error)) }
     }
 }

@@ -7,7 +7,7 @@ import Synchronization
 /// snapshot's store file is first written durably to the member's snap directory as its chunks arrive
 /// (on the connection's own task, so a slow disk slows the sender instead of filling memory; one
 /// stream per sending member), then its message follows.
-final class PeerInbox: Sendable {
+package final class PeerInbox: Sendable {
     private struct Target {
         let loop: RaftLoop
         let memberDir: String
@@ -32,12 +32,14 @@ final class PeerInbox: Sendable {
     /// Streams in progress by sending member.
     private let incoming = Mutex<[UInt64: Incoming]>([:])
 
+    package init() {}
+
     /// Connects the inbox to the raft loop; payloads received before are dropped (Raft retries).
     func attach(_ loop: RaftLoop, memberDir: String, logger: Logger) {
         target.withLock { $0 = Target(loop: loop, memberDir: memberDir, logger: logger) }
     }
 
-    func receive(from: UInt64, channel: PeerChannel, payload: [UInt8]) {
+    package func receive(from: UInt64, channel: PeerChannel, payload: [UInt8]) {
         guard let target = target.withLock({ $0 }) else { return }
         switch channel {
         case .messages:

@@ -18,6 +18,8 @@ enum Binaries {
 
     static func setcdBench() throws -> String { try built("setcd-bench", env: "SETCD_BENCH_BIN") }
 
+    static func setcdSim() throws -> String { try built("setcd-sim", env: "SETCD_SIM_BIN") }
+
     /// An executable of this package: `$<env>`, else the one SwiftPM built next to the test bundle.
     private static func built(_ name: String, env: String) throws -> String {
         if let path = ProcessInfo.processInfo.environment[env], !path.isEmpty {

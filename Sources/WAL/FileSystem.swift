@@ -6,9 +6,77 @@ import Musl
 import Darwin
 #endif
 
-/// Thin wrappers over the POSIX calls the WAL uses, turning failures into `WALError.io`.
-enum FileIO {
-    static func open(_ path: String, flags: Int32, mode: mode_t = 0o644) throws(WALError) -> Int32 {
+/// How a WAL file is opened.
+public enum WALOpenMode: Sendable {
+    /// Read only.
+    case read
+    /// Read and write an existing file.
+    case readWrite
+    /// Create (or empty) a file for reading and writing.
+    case create
+}
+
+/// The file operations the WAL performs, so that it can run on the real file system (`PosixFileSystem`)
+/// or on a simulated disk that loses unsynced writes when a test crashes it. Handles are small integers
+/// the implementation hands out; every failure is a `WALError.io`.
+public protocol WALFileSystem: AnyObject {
+    /// `mkdir -p`, making every created name durable.
+    func makeDirectories(_ path: String) throws(WALError)
+    /// Opens a directory (for locking it and syncing its names).
+    func openDirectory(_ path: String) throws(WALError) -> Int32
+    /// Takes an exclusive lock on an open directory; false if someone else holds it.
+    func tryLock(_ handle: Int32, what: String) throws(WALError) -> Bool
+    func open(_ path: String, mode: WALOpenMode) throws(WALError) -> Int32
+    func close(_ handle: Int32)
+    /// Writes all of `bytes` at `offset`.
+    func write(_ handle: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int, what: String) throws(WALError)
+    /// The whole file.
+    func readAll(_ handle: Int32, what: String) throws(WALError) -> [UInt8]
+    /// fdatasync: the file's data plus the metadata needed to read it back.
+    func dataSync(_ handle: Int32, what: String) throws(WALError)
+    /// fsync of a directory: the names created, renamed and removed in it become durable.
+    func syncDirectory(_ handle: Int32, what: String) throws(WALError)
+    /// Makes the file at least `size` bytes long (zeros), allocating its blocks where possible.
+    func preallocate(_ handle: Int32, size: Int, what: String) throws(WALError)
+    func truncate(_ handle: Int32, size: Int, what: String) throws(WALError)
+    func rename(_ from: String, _ to: String) throws(WALError)
+    func remove(_ path: String) throws(WALError)
+    /// Names in a directory, without "." and "..".
+    func list(_ path: String) throws(WALError) -> [String]
+}
+
+extension WALFileSystem {
+    /// Writes `count` zero bytes at `offset`.
+    func writeZeros(_ handle: Int32, count: Int, at offset: Int, what: String) throws(WALError) {
+        let chunk = [UInt8](repeating: 0, count: min(count, 1 << 16))
+        var done = 0
+        while done < count {
+            let n = min(chunk.count, count - done)
+            try chunk.withBytes { (raw) throws(WALError) in
+                try write(handle, UnsafeRawBufferPointer(rebasing: raw[0..<n]), at: offset + done, what: what)
+            }
+            done += n
+        }
+    }
+}
+
+/// The real file system: thin wrappers over the POSIX calls, turning failures into `WALError.io`.
+public final class PosixFileSystem: WALFileSystem {
+    public init() {}
+
+    public func openDirectory(_ path: String) throws(WALError) -> Int32 {
+        try openFile(path, flags: O_RDONLY | O_DIRECTORY)
+    }
+
+    public func open(_ path: String, mode: WALOpenMode) throws(WALError) -> Int32 {
+        switch mode {
+        case .read: try openFile(path, flags: O_RDONLY)
+        case .readWrite: try openFile(path, flags: O_RDWR)
+        case .create: try openFile(path, flags: O_RDWR | O_CREAT | O_TRUNC)
+        }
+    }
+
+    private func openFile(_ path: String, flags: Int32, mode: mode_t = 0o644) throws(WALError) -> Int32 {
         while true {
             let fd = systemOpen(path, flags | O_CLOEXEC, mode)
             if fd >= 0 { return fd }
@@ -17,12 +85,12 @@ enum FileIO {
         }
     }
 
-    static func close(_ fd: Int32) {
+    public func close(_ fd: Int32) {
         _ = systemClose(fd)
     }
 
     /// Writes all of `bytes` at `offset`, retrying short writes and EINTR.
-    static func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int, what: String) throws(WALError) {
+    public func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int, what: String) throws(WALError) {
         var done = 0
         while done < bytes.count {
             let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
@@ -35,21 +103,8 @@ enum FileIO {
         }
     }
 
-    /// Writes `count` zero bytes at `offset`.
-    static func writeZeros(_ fd: Int32, count: Int, at offset: Int, what: String) throws(WALError) {
-        let chunk = [UInt8](repeating: 0, count: min(count, 1 << 16))
-        var done = 0
-        while done < count {
-            let n = min(chunk.count, count - done)
-            try chunk.withBytes { (raw) throws(WALError) in
-                try write(fd, UnsafeRawBufferPointer(rebasing: raw[0..<n]), at: offset + done, what: what)
-            }
-            done += n
-        }
-    }
-
     /// Reads the whole file.
-    static func readAll(_ fd: Int32, what: String) throws(WALError) -> [UInt8] {
+    public func readAll(_ fd: Int32, what: String) throws(WALError) -> [UInt8] {
         let size = try self.size(fd, what: what)
         var failure: Int32 = 0
         let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
@@ -71,14 +126,14 @@ enum FileIO {
         return bytes
     }
 
-    static func size(_ fd: Int32, what: String) throws(WALError) -> Int {
+    private func size(_ fd: Int32, what: String) throws(WALError) -> Int {
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw .io(operation: "fstat \(what)", errno: errno) }
         return Int(info.st_size)
     }
 
     /// fdatasync: file data plus the metadata needed to read it back.
-    static func dataSync(_ fd: Int32, what: String) throws(WALError) {
+    public func dataSync(_ fd: Int32, what: String) throws(WALError) {
         #if canImport(Darwin)
         let rc = fsync(fd)
         #else
@@ -87,14 +142,13 @@ enum FileIO {
         guard rc == 0 else { throw .io(operation: "fdatasync \(what)", errno: errno) }
     }
 
-    /// fsync, used for directories (so that created, renamed and removed names are durable).
-    static func fullSync(_ fd: Int32, what: String) throws(WALError) {
+    public func syncDirectory(_ fd: Int32, what: String) throws(WALError) {
         guard fsync(fd) == 0 else { throw .io(operation: "fsync \(what)", errno: errno) }
     }
 
     /// Makes the file at least `size` bytes long, allocating blocks where the file system allows so that
     /// later appends do not change the file's size or allocation (which would make fdatasync costlier).
-    static func preallocate(_ fd: Int32, size: Int, what: String) throws(WALError) {
+    public func preallocate(_ fd: Int32, size: Int, what: String) throws(WALError) {
         #if !canImport(Darwin)
         let rc = posix_fallocate(fd, 0, off_t(size))
         if rc == 0 { return }
@@ -104,28 +158,28 @@ enum FileIO {
         guard ftruncate(fd, off_t(size)) == 0 else { throw .io(operation: "ftruncate \(what)", errno: errno) }
     }
 
-    static func truncate(_ fd: Int32, size: Int, what: String) throws(WALError) {
+    public func truncate(_ fd: Int32, size: Int, what: String) throws(WALError) {
         guard ftruncate(fd, off_t(size)) == 0 else { throw .io(operation: "ftruncate \(what)", errno: errno) }
     }
 
-    static func rename(_ from: String, _ to: String) throws(WALError) {
+    public func rename(_ from: String, _ to: String) throws(WALError) {
         guard systemRename(from, to) == 0 else { throw .io(operation: "rename \(from)", errno: errno) }
     }
 
-    static func remove(_ path: String) throws(WALError) {
+    public func remove(_ path: String) throws(WALError) {
         guard unlink(path) == 0 else { throw .io(operation: "unlink \(path)", errno: errno) }
     }
 
     /// `mkdir -p`, syncing the parent of every directory it creates so the new names survive a crash.
-    static func makeDirectories(_ path: String) throws(WALError) {
+    public func makeDirectories(_ path: String) throws(WALError) {
         var parent = path.hasPrefix("/") ? "/" : "."
         var current = path.hasPrefix("/") ? "/" : ""
         for component in path.split(separator: "/") {
             current += (current.isEmpty || current.hasSuffix("/") ? "" : "/") + component
             if mkdir(current, 0o755) == 0 {
-                let fd = try open(parent, flags: O_RDONLY | O_DIRECTORY)
+                let fd = try openDirectory(parent)
                 defer { close(fd) }
-                try fullSync(fd, what: parent)
+                try syncDirectory(fd, what: parent)
             } else if errno != EEXIST {
                 throw .io(operation: "mkdir \(current)", errno: errno)
             }
@@ -134,7 +188,7 @@ enum FileIO {
     }
 
     /// Names in a directory, without "." and "..".
-    static func list(_ path: String) throws(WALError) -> [String] {
+    public func list(_ path: String) throws(WALError) -> [String] {
         guard let dir = opendir(path) else { throw .io(operation: "opendir \(path)", errno: errno) }
         defer { closedir(dir) }
         var names: [String] = []
@@ -148,7 +202,7 @@ enum FileIO {
     }
 
     /// Takes an exclusive advisory lock on an open directory; false if someone else holds it.
-    static func tryLock(_ fd: Int32, what: String) throws(WALError) -> Bool {
+    public func tryLock(_ fd: Int32, what: String) throws(WALError) -> Bool {
         if flock(fd, LOCK_EX | LOCK_NB) == 0 { return true }
         if errno == EWOULDBLOCK { return false }
         throw .io(operation: "flock \(what)", errno: errno)
