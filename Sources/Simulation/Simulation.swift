@@ -86,15 +86,24 @@ public final class Simulation: @unchecked Sendable {
         /// A member whose WAL save failed dies.
         case crash(Int)
         case restart(Int)
+        /// A member removed from the cluster stops for good.
+        case removed(Int)
+        /// A member whose addition got no answer is taken out of the configuration.
+        case undoAdd(Int)
         case resume(Int)
         case heal
     }
 
     private final class Member {
         let index: Int
-        let id: UInt64
+        let record: MemberRecord
+        var id: UInt64 { record.id }
         let directory: String
         let disk: SimulatedDisk
+        /// For a member added at run time: the members it was told about.
+        var joinedMembers: [MemberRecord]?
+        /// Removed from the cluster: never started again, left out of the final checks.
+        var removed = false
         var core: MemberCore?
         var links: SimulatedLinks?
         var incarnation = 0
@@ -103,9 +112,9 @@ public final class Simulation: @unchecked Sendable {
         /// A watch of every key, feeding the run's record of every change (`truth`).
         var truthStream: WatchStream?
 
-        init(index: Int, id: UInt64, directory: String, seed: UInt64) {
+        init(index: Int, record: MemberRecord, directory: String, seed: UInt64) {
             self.index = index
-            self.id = id
+            self.record = record
             self.directory = directory
             disk = SimulatedDisk(seed: seed)
         }
@@ -135,7 +144,10 @@ public final class Simulation: @unchecked Sendable {
     private var report = Report()
     private let config: ServerConfig
     private let clusterID: UInt64
-    private let records: [MemberRecord]
+    /// The members the cluster started with.
+    private let initialMembers: [MemberRecord]
+    /// A membership change is in flight.
+    private var changingMembership = false
     private let logger: Logger
     private let runDirectory: String
     /// Every change the cluster made, in revision order, read from the members' stores.
@@ -157,19 +169,32 @@ public final class Simulation: @unchecked Sendable {
         runDirectory = options.root + "/setcd-sim-\(options.seed)-\(getpid())"
         try? FileManager.default.removeItem(atPath: runDirectory)
         try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
-        records = (0..<options.members).map { index in
-            MemberRecord(id: UInt64(index + 1) << 32 | 0x5e7cd, name: "m\(index)", peerURLs: ["http://m\(index):2380"], clientURLs: [], isLearner: false)
-        }
+        initialMembers = (0..<options.members).map(Self.record)
         clusterID = 0x5e7c_dc10_57e2
         var silent = Logger(label: "setcd-sim", factory: { _ in SwiftLogNoOpLogHandler() })
         silent.logLevel = .critical
         logger = silent
-        for (index, record) in records.enumerated() {
-            let directory = runDirectory + "/m\(index)"
-            try FileManager.default.createDirectory(atPath: directory + "/snap", withIntermediateDirectories: true)
-            members.append(Member(index: index, id: record.id, directory: directory, seed: options.seed &+ UInt64(index + 1) &* 0x9E37_79B9))
-        }
+        for record in initialMembers { try addSlot(record) }
     }
+
+    /// Member number `index`, by name and id.
+    private static func record(_ index: Int) -> MemberRecord {
+        MemberRecord(id: UInt64(index + 1) << 32 | 0x5e7cd, name: "m\(index)", peerURLs: ["http://m\(index):2380"], clientURLs: [], isLearner: false)
+    }
+
+    @discardableResult
+    private func addSlot(_ record: MemberRecord) throws -> Member {
+        let index = members.count
+        let directory = runDirectory + "/m\(index)"
+        try FileManager.default.createDirectory(atPath: directory + "/snap", withIntermediateDirectories: true)
+        let member = Member(index: index, record: record, directory: directory, seed: options.seed &+ UInt64(index + 1) &* 0x9E37_79B9)
+        members.append(member)
+        queue.push(.tick(index), at: now + Int64(random.next() % 100_000_000))
+        return member
+    }
+
+    /// The members in the cluster (not removed).
+    private var liveMembers: [Member] { members.filter { !$0.removed } }
 
     deinit {
         try? FileManager.default.removeItem(atPath: runDirectory)
@@ -180,10 +205,7 @@ public final class Simulation: @unchecked Sendable {
     /// Runs the simulation to its end and checks it.
     public func run() throws -> Report {
         report.seed = options.seed
-        for member in members {
-            try start(member)
-            queue.push(.tick(member.index), at: Int64(random.next() % 100_000_000))
-        }
+        for member in members { try start(member) }
         clients = (0..<options.clients).map { Client(member: $0 % options.members) }
         for client in clients.indices { queue.push(.issue(client: client), at: 1_000_000 + Int64(client) * 1000) }
         if let interval = options.faultInterval { queue.push(.fault, at: interval.nanoseconds) }
@@ -230,6 +252,7 @@ public final class Simulation: @unchecked Sendable {
         switch event {
         case .tick(let index):
             let member = members[index]
+            guard !member.removed else { return }
             queue.push(.tick(index), at: now + Int64(config.heartbeatInterval) * 1_000_000)
             guard member.isUp, let core = member.core else { return }
             runTurn(member, core: core, tick: true)
@@ -250,6 +273,11 @@ public final class Simulation: @unchecked Sendable {
         case .crash(let index):
             stop(members[index], crash: true)
             queue.push(.restart(index), at: now + 500_000_000 + Int64(random.next() % 2_000_000_000))
+        case .removed(let index):
+            stop(members[index], crash: false)
+            members[index].removed = true
+        case .undoAdd(let index):
+            undoAdd(members[index])
         case .restart(let index):
             try? start(members[index])
         case .resume(let index):
@@ -305,15 +333,15 @@ public final class Simulation: @unchecked Sendable {
     // MARK: - Members
 
     private func start(_ member: Member) throws {
-        guard member.core == nil else { return }
+        guard member.core == nil, !member.removed else { return }
         member.incarnation += 1
         let links = SimulatedLinks(member: member.index, simulation: self)
-        let record = records[member.index]
-        let identity = Identity(name: record.name, memberID: record.id, clusterID: clusterID)
+        let record = member.record
+        let identity = Identity(name: record.name, memberID: record.id, clusterID: clusterID, joinedMembers: member.joinedMembers)
         member.links = links
         member.core = try MemberCore(
             config: config, identity: identity, identityPath: member.directory + "/identity.json",
-            bootstrapMembers: member.started ? nil : records, memberDir: member.directory, transport: links, inbox: PeerInbox(),
+            bootstrapMembers: member.started || member.joinedMembers != nil ? nil : initialMembers, memberDir: member.directory, transport: links, inbox: PeerInbox(),
             walFileSystem: member.disk, walSegmentBytes: 256 << 10, storeOptions: Self.storeOptions, raftSeed: options.seed ^ record.id, logger: logger, onRemoved: {})
         member.started = true
         member.paused = false
@@ -352,10 +380,13 @@ public final class Simulation: @unchecked Sendable {
     // MARK: - Faults
 
     private func injectFault() {
-        let index = Int(random.next() % UInt64(members.count))
-        let member = members[index]
+        let live = liveMembers
+        let member = live[Int(random.next() % UInt64(live.count))]
+        let index = member.index
         let pause = Int64(500_000_000 + random.next() % 2_500_000_000)
-        switch random.next() % 8 {
+        switch random.next() % 9 {
+        case 8:
+            changeMembership()
         case 7:
             guard member.core != nil else { return }
             member.disk.failNextSync = true
@@ -398,6 +429,57 @@ public final class Simulation: @unchecked Sendable {
     }
 
     private func count(_ fault: String) { report.faults[fault, default: 0] += 1 }
+
+    /// Adds a member (when the cluster has fewer than five) or removes one (when it has more than
+    /// three), through a running member, as an operator would with `member add` / `member remove`:
+    /// a new member starts once the change is applied; a removed one is stopped then. One change at
+    /// a time; a change that gets no answer is undone (an added member that never joined is removed).
+    private func changeMembership() {
+        let live = liveMembers
+        guard !changingMembership, let proposer = live.first(where: { $0.isUp }), let core = proposer.core else { return }
+        let add = live.count < 5 && (live.count == 3 || random.next() % 2 == 0)
+        let subject: Member
+        if add {
+            guard let slot = try? addSlot(Self.record(members.count)) else { return }
+            subject = slot
+        } else {
+            subject = live[Int(random.next() % UInt64(live.count))]
+        }
+        changingMembership = true
+        let subjectIndex = subject.index
+        count(add ? "member add" : "member remove")
+        let deadline = base + .nanoseconds(now + 5_000_000_000)
+        core.proposeMemberChange(add: add, record: subject.record, requestID: newRequestID(), deadline: deadline) { [self] result in
+            changingMembership = false
+            switch result {
+            case .success(let after):
+                if add {
+                    members[subjectIndex].joinedMembers = after.filter { $0.removed != true }
+                    queue.push(.restart(subjectIndex), at: now + 1_000_000)
+                } else {
+                    queue.push(.removed(subjectIndex), at: now)
+                }
+            case .failure:
+                // No answer: the change may or may not be in the log. Remove the subject either way.
+                queue.push(.removed(subjectIndex), at: now)
+                if add { queue.push(.undoAdd(subjectIndex), at: now + 1_000_000_000) }
+            }
+        }
+    }
+
+    /// Takes a member that was added but never joined out of the configuration, if it got in.
+    private func undoAdd(_ member: Member) {
+        guard !changingMembership, let proposer = liveMembers.first(where: { $0.isUp }), let core = proposer.core else {
+            queue.push(.undoAdd(member.index), at: now + 1_000_000_000)
+            return
+        }
+        changingMembership = true
+        let index = member.index
+        core.proposeMemberChange(add: false, record: member.record, requestID: newRequestID(), deadline: base + .nanoseconds(now + 5_000_000_000)) { [self] result in
+            changingMembership = false
+            if case .failure = result { queue.push(.undoAdd(index), at: now + 1_000_000_000) }
+        }
+    }
 
     /// Compacts history up to what the watch and the run's record of changes have seen.
     private func compact() {
@@ -584,10 +666,11 @@ public final class Simulation: @unchecked Sendable {
         let deadline = now + 60_000_000_000
         while now < deadline {
             try drain(for: 100_000_000)
-            let cores = members.compactMap(\.core)
+            let live = liveMembers
+            let cores = live.compactMap(\.core)
             let revisions = Set(cores.map(\.store.currentRevision))
             let applied = Set(cores.map(\.applier.appliedIndex))
-            if cores.count == members.count, revisions.count == 1, applied.count == 1,
+            if cores.count == live.count, revisions.count == 1, applied.count == 1,
                truthRevision == revisions.first!, watchedRevision == revisions.first! || revisions.first! == 1 {
                 return
             }
@@ -596,8 +679,9 @@ public final class Simulation: @unchecked Sendable {
     }
 
     private func check() throws {
-        let final = members[0].core!.store.currentRevision
-        let hashes = try members.map { try $0.core!.store.hashKV(revision: final).hash }
+        let live = liveMembers
+        let final = live[0].core!.store.currentRevision
+        let hashes = try live.map { try $0.core!.store.hashKV(revision: final).hash }
         report.verdict = HistoryVerdict(history: history, truth: truth, finalRevision: final, watched: watched,
                                         watchSpec: .init(key: "k", rangeEnd: "l", startRevision: 1), hashes: hashes)
         report.virtualSeconds = Double(now) / 1e9

@@ -158,6 +158,21 @@ extension MemberCore {
 }
 
 extension MemberCore {
+    /// Proposes adding `record` as a voter (`add`) or removing it, and calls `completion` with the
+    /// members once this member has applied the change, or with etcd's timeout after `deadline`.
+    package func proposeMemberChange(add: Bool, record: MemberRecord, requestID: UInt64, deadline: ContinuousClock.Instant,
+                                     completion: @escaping @Sendable (Result<[MemberRecord], any Error>) -> Void) {
+        let change = ConfChange(type: add ? .addNode : .removeNode, nodeID: record.id,
+                                context: withUnsafeBytes(of: requestID.bigEndian, Array.init) + record.encoded())
+        waits.register(requestID, deadline: deadline) { outcome in
+            completion(outcome.flatMap { applied in
+                guard case .members(let members) = applied else { return .failure(EtcdError.corrupt) }
+                return .success(members)
+            })
+        }
+        raftLoop.post(.confChange(change, requestID: requestID))
+    }
+
     /// Fails every request and read waiting on this member (it is stopping).
     package func failWaiting() {
         waits.failAll(with: MemberStoppedError())

@@ -14,7 +14,7 @@ package struct MemberRecord: Codable, Sendable, Equatable {
     var isLearner: Bool
     /// Set once the member has been removed: the record stays so that a removed member asking its
     /// peers learns that it was removed (and not merely that they do not know it yet).
-    var removed: Bool?
+    package var removed: Bool?
 
     package init(id: UInt64, name: String, peerURLs: [String], clientURLs: [String], isLearner: Bool, removed: Bool? = nil) {
         self.id = id
