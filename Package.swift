@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "setcd-bench", targets: ["setcd-bench"]),
         .executable(name: "setcd-chaos", targets: ["setcd-chaos"]),
         .executable(name: "setcd-sim", targets: ["setcd-sim"]),
+        .executable(name: "setcd-fuzz", targets: ["setcd-fuzz"]),
         .library(name: "MVCC", targets: ["MVCC"]),
         .library(name: "SetcdClient", targets: ["Client"]),
     ],
@@ -118,6 +119,8 @@ let package = Package(
             name: "setcd-sim",
             dependencies: ["Simulation", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // libFuzzer targets for the decoders (Server's FuzzTarget); built normally, it replays inputs.
+        .executableTarget(name: "setcd-fuzz", dependencies: ["Server"]),
         // etcdctl's output formats (simple, json, fields, table), byte for byte.
         .target(name: "EtcdCtl", dependencies: ["EtcdProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .executableTarget(
@@ -145,7 +148,8 @@ let package = Package(
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "Server", "EtcdProto",
+                "Server", "EtcdProto", "Raft", "WAL",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -153,6 +157,6 @@ let package = Package(
             ]
         ),
         .testTarget(name: "EtcdCtlTests", dependencies: ["EtcdCtl", "EtcdProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
-        .testTarget(name: "EndToEndTests", dependencies: ["setcd", "setcdctl", "setcd-bench", "setcd-sim", "Chaos", "Checker", "Client", "EtcdProto"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["setcd", "setcdctl", "setcd-bench", "setcd-sim", "setcd-fuzz", "Chaos", "Checker", "Client", "EtcdProto"]),
     ]
 )

@@ -11,12 +11,27 @@ public struct EtcdMessageDeserializer<Message: SwiftProtobuf.Message>: GRPCCore.
     public func deserialize<Bytes: GRPCContiguousBytes>(_ serializedMessageBytes: Bytes) throws -> Message {
         let bytes = serializedMessageBytes.withUnsafeBytes { Array($0) }
         do {
-            return try Message(serializedBytes: bytes)
+            return try Message(serializedBytes: bytes, options: EtcdDecoding.options)
+        } catch BinaryDecodingError.messageDepthLimit where Message.self == Etcdserverpb_TxnRequest.self {
+            // Only txns nest; etcd refuses one nested this deep by its op budget, with this error.
+            throw RPCError(code: .invalidArgument, message: "etcdserver: too many operations in txn request")
         } catch {
             let reason = GogoDecodingError.reason(for: bytes, as: Message.self)
             throw RPCError(code: .internalError, message: "grpc: error unmarshalling request: \(reason)")
         }
     }
+}
+
+/// How etcd's messages are decoded: nested txns (a RequestOp holding a TxnRequest, two message levels
+/// per txn) may go deeper than SwiftProtobuf's default limit of 100 levels. etcd's op budget
+/// (`--max-txn-ops`, 128 by default, shrinking by each level's ops) ends nesting at 128 txns; the
+/// limit leaves room for that and stops a hostile depth before it can exhaust a thread's stack.
+public enum EtcdDecoding {
+    public static let options: BinaryDecodingOptions = {
+        var options = BinaryDecodingOptions()
+        options.messageDepthLimit = 300
+        return options
+    }()
 }
 
 /// The error text gogo's generated `Unmarshal` gives for bytes SwiftProtobuf refused, worked out by

@@ -62,6 +62,9 @@ public final class WatchStream: Sendable {
         public var pendingEvents = 4096
         /// Events read from history per catch-up message (a revision is never split).
         public var catchUpEvents = 1000
+        /// Messages queued for the client (created, canceled, progress, events) beyond which the
+        /// stream takes no more requests until the client has read half of them (`waitForRoom`).
+        public var pendingMessages = 10_000
         public init() {}
     }
 
@@ -74,6 +77,12 @@ public final class WatchStream: Sendable {
 
     private struct State {
         var watchers: [Int64: Watcher] = [:]
+        /// Synced watchers of one key, by key, and synced watchers of a range: the candidates for an
+        /// event (so a write costs the watchers it may concern, not every watcher of the stream).
+        var syncedByKey: [[UInt8]: Set<Int64>] = [:]
+        var syncedRanges: Set<Int64> = []
+        /// Watchers to catch up from history.
+        var unsynced: Set<Int64> = []
         var nextID: Int64 = 0
         var queue: [WatchMessage] = []
         var queueHead = 0
@@ -81,12 +90,50 @@ public final class WatchStream: Sendable {
         /// The last revision the hub delivered.
         var revision: Int64 = 0
         var waiter: CheckedContinuation<Void, Never>?
+        /// The request reader, waiting for the client to read its backlog.
+        var roomWaiter: CheckedContinuation<Void, Never>?
         var closed = false
         /// A progress request arrived while some watcher was unsynced: answer once all are synced.
         var progressRequested = false
 
         var hasWork: Bool {
-            closed || queueHead < queue.count || watchers.values.contains { !$0.synced }
+            closed || queueHead < queue.count || !unsynced.isEmpty
+        }
+
+        /// Adds or replaces watcher `id`, keeping the indexes in step.
+        mutating func set(_ id: Int64, _ watcher: Watcher) {
+            remove(id)
+            watchers[id] = watcher
+            if !watcher.synced {
+                unsynced.insert(id)
+            } else if watcher.request.rangeEnd.isEmpty {
+                syncedByKey[watcher.request.key, default: []].insert(id)
+            } else {
+                syncedRanges.insert(id)
+            }
+        }
+
+        /// Removes watcher `id` and returns it.
+        @discardableResult
+        mutating func remove(_ id: Int64) -> Watcher? {
+            guard let watcher = watchers.removeValue(forKey: id) else { return nil }
+            if !watcher.synced {
+                unsynced.remove(id)
+            } else if watcher.request.rangeEnd.isEmpty {
+                syncedByKey[watcher.request.key]?.remove(id)
+                if syncedByKey[watcher.request.key]?.isEmpty == true { syncedByKey[watcher.request.key] = nil }
+            } else {
+                syncedRanges.remove(id)
+            }
+            return watcher
+        }
+
+        /// Makes synced watcher `id` unsynced: it has every matching event through `revision`.
+        mutating func unsync(_ id: Int64, deliveredThrough revision: Int64) {
+            guard var watcher = watchers[id], watcher.synced else { return }
+            watcher.synced = false
+            watcher.nextRevision = max(watcher.nextRevision, revision + 1)
+            set(id, watcher)
         }
 
         mutating func enqueue(_ message: WatchMessage) {
@@ -96,7 +143,7 @@ public final class WatchStream: Sendable {
 
         /// Queues a deferred progress message once no watcher is unsynced.
         mutating func answerDeferredProgress() {
-            if progressRequested && watchers.values.allSatisfy(\.synced) {
+            if progressRequested && unsynced.isEmpty {
                 progressRequested = false
                 enqueue(.progress(revision: revision))
             }
@@ -142,7 +189,7 @@ public final class WatchStream: Sendable {
             } else {
                 watcher = Watcher(request: request, nextRevision: start, synced: start > state.revision)
             }
-            state.watchers[id] = watcher
+            state.set(id, watcher)
             state.enqueue(.created(watchID: id, revision: state.revision))
             state.wake()
             return id
@@ -161,7 +208,7 @@ public final class WatchStream: Sendable {
     @discardableResult
     public func cancel(_ id: Int64) -> Bool {
         state.withLock { state in
-            guard state.watchers.removeValue(forKey: id) != nil else { return false }
+            guard state.remove(id) != nil else { return false }
             state.enqueue(.canceled(watchID: id, revision: state.revision))
             state.answerDeferredProgress()
             state.wake()
@@ -173,7 +220,7 @@ public final class WatchStream: Sendable {
     /// that the progress revision never runs ahead of events still to be delivered).
     public func requestProgress() {
         state.withLock { state in
-            guard state.watchers.values.allSatisfy(\.synced) else {
+            guard state.unsynced.isEmpty else {
                 state.progressRequested = true
                 return
             }
@@ -185,39 +232,63 @@ public final class WatchStream: Sendable {
     /// Messages and events queued, and the number of unsynced watchers (for tests).
     var queueStatus: (messages: Int, events: Int, unsynced: Int) {
         state.withLock { state in
-            (state.queue.count - state.queueHead, state.queuedEvents, state.watchers.values.filter { !$0.synced }.count)
+            (state.queue.count - state.queueHead, state.queuedEvents, state.unsynced.count)
         }
     }
 
     /// Ends the stream: `next()` returns nil from now on.
     public func close() {
         store.watchHub.unregister(self)
-        state.withLock { state in
+        let roomWaiter = state.withLock { state in
             state.closed = true
             state.wake()
+            defer { state.roomWaiter = nil }
+            return state.roomWaiter
+        }
+        roomWaiter?.resume()
+    }
+
+    /// Returns once fewer than `Limits.pendingMessages` messages wait for the client (or the stream is
+    /// closed). The server calls it before taking each request, so that a client that sends requests
+    /// but never reads the answers is held back by flow control instead of filling memory.
+    public func waitForRoom() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let waiting = state.withLock { state in
+                guard !state.closed, state.queue.count - state.queueHead >= limits.pendingMessages else { return false }
+                state.roomWaiter = continuation
+                return true
+            }
+            if !waiting { continuation.resume() }
         }
     }
 
     /// Called by the hub (under its lock) with each applied batch.
     func offer(_ events: [Event], revision: Int64) {
         state.withLock { state in
+            // A synced watcher has had every matching event through the stream's previous revision.
+            let previous = state.revision
             state.revision = revision
-            for (id, var watcher) in state.watchers where watcher.synced {
+            var candidates = state.syncedRanges
+            for event in events {
+                if let ids = state.syncedByKey[event.kv.key] { candidates.formUnion(ids) }
+            }
+            // In id order, so that a stream's messages do not depend on hashing.
+            for id in candidates.sorted() {
+                guard var watcher = state.watchers[id] else { continue }
                 let matched = events.filter { event in
                     event.kv.modRevision >= watcher.nextRevision && watcher.request.matches(event.kv.key)
                         && !(event.kind == .put && watcher.request.noPut)
                         && !(event.kind == .delete && watcher.request.noDelete)
                 }
-                if matched.isEmpty {
-                    watcher.nextRevision = max(watcher.nextRevision, revision + 1)
-                } else if state.queuedEvents + matched.count > limits.pendingEvents {
-                    watcher.synced = false
+                if matched.isEmpty { continue }
+                if state.queuedEvents + matched.count > limits.pendingEvents {
+                    state.unsync(id, deliveredThrough: previous)
                 } else {
                     let delivered = watcher.request.prevKV ? matched : matched.map { Event(kind: $0.kind, kv: $0.kv, prevKV: nil) }
                     state.enqueue(.events(watchID: id, events: delivered, revision: revision))
                     watcher.nextRevision = revision + 1
+                    state.watchers[id] = watcher
                 }
-                state.watchers[id] = watcher
             }
             state.wake()
         }
@@ -228,10 +299,11 @@ public final class WatchStream: Sendable {
     /// snapshot's history (or to learn that they were compacted).
     func restored(revision: Int64) {
         state.withLock { state in
+            let previous = state.revision
             state.revision = revision
-            for (id, var watcher) in state.watchers where watcher.synced && watcher.nextRevision <= revision {
-                watcher.synced = false
-                state.watchers[id] = watcher
+            // Every synced watcher has had what matched through `previous`: behind the snapshot if that is older.
+            if previous < revision {
+                for id in state.watchers.keys.sorted() where state.watchers[id]!.synced { state.unsync(id, deliveredThrough: previous) }
             }
             state.wake()
         }
@@ -278,10 +350,14 @@ public final class WatchStream: Sendable {
                         state.queue.removeAll(keepingCapacity: true)
                         state.queueHead = 0
                     }
+                    if let roomWaiter = state.roomWaiter, state.queue.count - state.queueHead < limits.pendingMessages / 2 {
+                        state.roomWaiter = nil
+                        roomWaiter.resume()
+                    }
                     return (message, nil, false)
                 }
                 if state.closed { return (nil, nil, true) }
-                if let (id, watcher) = state.watchers.first(where: { !$0.value.synced }) {
+                if let id = state.unsynced.min(), let watcher = state.watchers[id] {
                     return (nil, (id, watcher), false)
                 }
                 return (nil, nil, false)
@@ -332,7 +408,7 @@ public final class WatchStream: Sendable {
             // The watch may have been cancelled (or replaced) while history was read.
             guard var current = state.watchers[id], current.nextRevision == watcher.nextRevision, !current.synced else { return }
             if let compacted = outcome.compacted {
-                state.watchers[id] = nil
+                state.remove(id)
                 state.enqueue(.compacted(watchID: id, compactRevision: compacted, revision: state.revision))
                 state.answerDeferredProgress()
                 return
@@ -342,7 +418,7 @@ public final class WatchStream: Sendable {
             }
             current.nextRevision = outcome.readTo + 1
             current.synced = outcome.readTo >= state.revision
-            state.watchers[id] = current
+            state.set(id, current)
             state.answerDeferredProgress()
         }
     }

@@ -88,19 +88,19 @@ enum Proposal {
         guard let first = bytes.first, let tag = Tag(rawValue: first) else { throw ProposalDecodingError() }
         let body = bytes.dropFirst()
         switch tag {
-        case .put: self = .put(try Etcdserverpb_PutRequest(serializedBytes: Array(body)))
-        case .deleteRange: self = .deleteRange(try Etcdserverpb_DeleteRangeRequest(serializedBytes: Array(body)))
-        case .txn: self = .txn(try Etcdserverpb_TxnRequest(serializedBytes: Array(body)))
-        case .compaction: self = .compaction(try Etcdserverpb_CompactionRequest(serializedBytes: Array(body)))
-        case .leaseGrant: self = .leaseGrant(try Etcdserverpb_LeaseGrantRequest(serializedBytes: Array(body)))
-        case .leaseRevoke: self = .leaseRevoke(try Etcdserverpb_LeaseRevokeRequest(serializedBytes: Array(body)))
+        case .put: self = .put(try Etcdserverpb_PutRequest(serializedBytes: Array(body), options: EtcdDecoding.options))
+        case .deleteRange: self = .deleteRange(try Etcdserverpb_DeleteRangeRequest(serializedBytes: Array(body), options: EtcdDecoding.options))
+        case .txn: self = .txn(try Etcdserverpb_TxnRequest(serializedBytes: Array(body), options: EtcdDecoding.options))
+        case .compaction: self = .compaction(try Etcdserverpb_CompactionRequest(serializedBytes: Array(body), options: EtcdDecoding.options))
+        case .leaseGrant: self = .leaseGrant(try Etcdserverpb_LeaseGrantRequest(serializedBytes: Array(body), options: EtcdDecoding.options))
+        case .leaseRevoke: self = .leaseRevoke(try Etcdserverpb_LeaseRevokeRequest(serializedBytes: Array(body), options: EtcdDecoding.options))
         case .leaseRenew:
             guard body.count == 8 else { throw ProposalDecodingError() }
             self = .leaseRenew(id: Int64(bitPattern: body.reduce(0) { $0 << 8 | UInt64($1) }))
         case .memberAttributes, .memberPeerURLs:
             guard let record = MemberRecord.decode(body) else { throw ProposalDecodingError() }
             self = tag == .memberAttributes ? .memberAttributes(record) : .memberPeerURLs(record)
-        case .alarm: self = .alarm(try Etcdserverpb_AlarmRequest(serializedBytes: Array(body)))
+        case .alarm: self = .alarm(try Etcdserverpb_AlarmRequest(serializedBytes: Array(body), options: EtcdDecoding.options))
         case .auth: self = .auth(try JSONDecoder().decode(AuthChange.self, from: Data(body)))
         case .authenticate:
             let parts = try JSONDecoder().decode([String].self, from: Data(body))

@@ -162,3 +162,15 @@ enum SegmentReader {
         return nil
     }
 }
+
+extension WriteAheadLog {
+    /// Reads `bytes` as one segment file the way `open` reads it (the newest segment if `isLast`) and
+    /// returns what it holds, or why it is corrupt. The entry point for fuzzing the reader.
+    package static func readSegment(_ bytes: [UInt8], isLast: Bool) throws(WALError) -> WALContents {
+        var accumulator = LogAccumulator()
+        _ = try bytes.withBytes { (raw) throws(WALError) in
+            try SegmentReader.read(raw, name: SegmentName(sequence: 0, firstIndex: 0), isLast: isLast, previousCRC: nil, into: &accumulator)
+        }
+        return accumulator.contents
+    }
+}

@@ -83,6 +83,10 @@ extension EndToEnd {
                         ("LeaseGrant with a truncated varint", "etcdserverpb.Lease/LeaseGrant",
                          RawGRPC.frame([0x08, 0xff])),
                         ("DeleteRange with an empty key", "etcdserverpb.KV/DeleteRange", RawGRPC.frame([])),
+                        // Found by fuzzing (tools/fuzz, grpc): a tag past Int32 crashed setcd's error text.
+                        ("DeleteRange with a 10-byte tag", "etcdserverpb.KV/DeleteRange",
+                         RawGRPC.frame([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0, 0, 0, 0, 0, 0, 0, 0x03, 0x0a, 0x95, 0x01, 0x87, 0, 0, 0xc0])),
+                        ("Put with field number 2^31", "etcdserverpb.KV/Put", RawGRPC.frame([0x80, 0x80, 0x80, 0x80, 0x80, 0x02, 0x01])),
                     ]
                     for (what, method, frame) in cases {
                         s.record("raw gRPC \(method): \(what)", RawGRPC.call(s.server, method: method, frame: frame))

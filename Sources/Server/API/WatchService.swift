@@ -18,6 +18,7 @@ struct WatchService: Etcdserverpb_Watch.SimpleServiceProtocol {
             group.addTask {
                 defer { stream.close() }
                 for try await message in request {
+                    await stream.waitForRoom()
                     switch message.requestUnion {
                     case .createRequest(let create):
                         var watch = WatchRequest(key: create.key.isEmpty ? [0] : [UInt8](create.key), rangeEnd: [UInt8](create.rangeEnd))

@@ -20,6 +20,8 @@ final class MemberProcess: @unchecked Sendable {
     var endpoint: String { "127.0.0.1:\(clientPort)" }
     var peerURL: String { "http://127.0.0.1:\(peerPort)" }
     var isRunning: Bool { process?.isRunning ?? false }
+    /// The process id of the running member (0 if none).
+    var pid: Int32 { process?.pid ?? 0 }
 
     init(name: String, root: String) {
         self.name = name

@@ -8,8 +8,13 @@ enum RawGRPC {
 
     /// `frame` is the whole request body: 1-byte compressed flag, 4-byte big-endian length, message bytes.
     static func call(_ server: ServerProcess, method: String, frame: [UInt8]) -> String {
+        call(address: server.clientAddress, scratch: server.root, method: method, frame: frame)
+    }
+
+    /// `call` to the server at `address` (host:port), with a scratch file in the directory `scratch`.
+    static func call(address: String, scratch: String, method: String, frame: [UInt8]) -> String {
         guard let curl else { return "curl not installed" }
-        let file = server.root + "/raw-\(UUID().uuidString.prefix(8)).bin"
+        let file = scratch + "/raw-\(UUID().uuidString.prefix(8)).bin"
         _ = FileManager.default.createFile(atPath: file, contents: Data(frame))
         defer { try? FileManager.default.removeItem(atPath: file) }
         let result: CommandResult
@@ -18,7 +23,7 @@ enum RawGRPC {
                 "-s", "-v", "--max-time", "10", "--http2-prior-knowledge",
                 "-H", "content-type: application/grpc", "-H", "te: trailers",
                 "--data-binary", "@" + file, "-o", "/dev/null",
-                "http://\(server.clientAddress)/\(method)",
+                "http://\(address)/\(method)",
             ], timeout: 15)
         } catch {
             return "cannot run curl: \(error)"
