@@ -60,10 +60,12 @@ enum GogoDecodingError {
             let start = offset
             guard let readTag = varint() else { return "proto: integer overflow" }
             guard let tag = readTag else { return "unexpected EOF" }
-            let fieldNumber = Int(truncatingIfNeeded: tag >> 3)
+            // As gogo: the field number is the tag's upper bits cut to an int32, and an illegal one is
+            // reported with the whole tag as its "wire type".
+            let fieldNumber = Int(Int32(truncatingIfNeeded: tag >> 3))
             let wireType = Int(tag & 7)
             if wireType == 4 { return "proto: \(messageName): wiretype end group for non-group" }
-            if fieldNumber <= 0 { return "proto: \(messageName): illegal tag \(fieldNumber) (wire type \(wireType))" }
+            if fieldNumber <= 0 { return "proto: \(messageName): illegal tag \(fieldNumber) (wire type \(tag))" }
             let field = goFieldName(number: fieldNumber, in: type)
             switch wireType {
             case 0:
