@@ -45,6 +45,27 @@ import Testing
         }
     }
 
+    /// Found by the hostile-input catalogue: the peer port took frames of up to 4 GiB before any
+    /// hello, so a stranger's garbage held the connection open while the server buffered whatever
+    /// followed. Before a hello only a few bytes may come; after it, the channel's own limit holds.
+    @Test func framesBeforeTheHelloMustBeSmall() throws {
+        let decoder = PeerFrameDecoder(beforeHello: 64, messages: 1 << 20, snapshots: 2 << 20)
+        let stranger = EmbeddedChannel(handler: ByteToMessageHandler(decoder))
+        var header = ByteBuffer()
+        header.writeInteger(UInt32(1 << 20))
+        #expect(throws: PeerFrameError.frameTooLarge(1 << 20)) { try stranger.writeInbound(header) }
+
+        let peer = EmbeddedChannel(handler: ByteToMessageHandler(decoder))
+        let frames: [PeerFrame] = [.hello(clusterID: 1, from: 2, channel: .messages), .message([UInt8](repeating: 7, count: 70_000))]
+        try peer.writeInbound(encoded(frames))
+        var decoded: [PeerFrame] = []
+        while let frame = try peer.readInbound(as: PeerFrame.self) { decoded.append(frame) }
+        #expect(decoded == frames)
+        var tooLarge = ByteBuffer()
+        tooLarge.writeInteger(UInt32((1 << 20) + 2))
+        #expect(throws: PeerFrameError.frameTooLarge((1 << 20) + 2)) { try peer.writeInbound(tooLarge) }
+    }
+
     @Test func unknownTypeAndBadHelloAreRefused() throws {
         var unknown = ByteBuffer()
         unknown.writeInteger(UInt32(2))

@@ -36,17 +36,34 @@ public enum PeerFrameError: Error, Equatable, Sendable {
 }
 
 /// Splits a peer byte stream into frames, refusing frames longer than `maxFrameLength`.
+///
+/// On the listening side the limit follows the connection: a few bytes until the hello (a stranger's
+/// bytes are refused at once instead of being buffered), then the limit of the channel it names.
 public struct PeerFrameDecoder: ByteToMessageDecoder, Sendable {
     public typealias InboundOut = PeerFrame
 
-    public let maxFrameLength: Int
+    /// The limit for the next frame.
+    public private(set) var maxFrameLength: Int
+    /// The limits after a hello, by channel (nil: the limit never changes).
+    private let afterHello: (messages: Int, snapshots: Int)?
 
+    /// One limit for every frame (the dialling side).
     public init(maxFrameLength: Int) {
         self.maxFrameLength = maxFrameLength
+        afterHello = nil
+    }
+
+    /// `beforeHello` until a hello arrives, then `messages` or `snapshots` by the channel it names.
+    public init(beforeHello: Int, messages: Int, snapshots: Int) {
+        maxFrameLength = beforeHello
+        afterHello = (messages, snapshots)
     }
 
     public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         guard let frame = try Self.decodeFrame(from: &buffer, maxFrameLength: maxFrameLength) else { return .needMoreData }
+        if case .hello(_, _, let channel) = frame, let limits = afterHello {
+            maxFrameLength = channel == .messages ? limits.messages : limits.snapshots
+        }
         context.fireChannelRead(wrapInboundOut(frame))
         return .continue
     }

@@ -17,8 +17,9 @@ public final class PeerTransport: Sendable {
         public var localID: UInt64
         /// The largest payload on the messages channel (etcd's raft messages are capped well below this).
         public var maxMessageBytes = 64 << 20
-        /// The largest payload on the snapshots channel.
-        public var maxSnapshotBytes = Int(UInt32.max) - 16
+        /// The largest payload on the snapshots channel: a chunk of the store file and its frame header
+        /// (the file itself comes in chunks).
+        public var maxSnapshotBytes = SnapshotFrame.chunkSize + 4096
         /// Payloads queued per peer on the messages channel before new ones are dropped.
         public var queueLimit = 4096
         /// Payloads (snapshot chunks) queued per peer on the snapshots channel; a sender waits for room.
@@ -62,13 +63,14 @@ public final class PeerTransport: Sendable {
 
     /// Binds the peer listener; returns the bound port (useful with port 0). `run()` then serves it.
     public func bind(host: String, port: Int) async throws -> Int {
-        let maxFrame = max(configuration.maxMessageBytes, configuration.maxSnapshotBytes) + 1
+        // A frame is its type byte and payload; a hello is 18 bytes, a members request one.
+        let decoder = PeerFrameDecoder(beforeHello: 64, messages: configuration.maxMessageBytes + 1, snapshots: configuration.maxSnapshotBytes + 1)
         let channel: Listener = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(PeerFrameDecoder(maxFrameLength: maxFrame)))
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(decoder))
                     try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(PeerFrameEncoder()))
                     return try NIOAsyncChannel<PeerFrame, PeerFrame>(wrappingChannelSynchronously: channel)
                 }
