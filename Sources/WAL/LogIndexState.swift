@@ -59,6 +59,10 @@ struct LogAccumulator {
     /// Applies an entry record; returns a reason if the log is inconsistent.
     mutating func apply(entry: WALEntry) -> String? {
         if let problem = indexState.problem(appendingEntry: entry.index) { return problem }
+        if let first = contents.entries.first, entry.index < first.index {
+            // Entries before the first live one went with their segment or a snapshot; none can be rewritten.
+            return "entry \(entry.index) precedes the first live entry \(first.index)"
+        }
         if let last = contents.entries.last, entry.index <= last.index {
             // Live entries are contiguous, so the ones at or above `entry.index` are a suffix.
             contents.entries.removeLast(Int(last.index - entry.index) + 1)
