@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages setcd needs, if missing.
 #   tools/install-deps.sh          build and run: liblmdb-dev zlib1g-dev
-#   tools/install-deps.sh --test   also the reference etcd server and etcdctl used by the tests, and openssl (test certificates)
+#   tools/install-deps.sh --test   also the reference etcd server and etcdctl used by the tests, openssl (test certificates),
+#                                  curl and python3 (raw HTTP/2 and socket clients of the hostile-input tests)
 # Runs apt-get when root; otherwise prints the exact command to run and exits 1.
 set -euo pipefail
 
 packages=(liblmdb-dev zlib1g-dev pkg-config)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(etcd-server etcd-client curl openssl)
+  packages+=(etcd-server etcd-client curl openssl python3)
 fi
 
 missing=()
