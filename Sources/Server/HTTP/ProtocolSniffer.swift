@@ -89,8 +89,11 @@ final class ProtocolSniffer: ChannelDuplexHandler, RemovableChannelHandler {
         state = .http1
         for (_, promise) in held { promise?.succeed(()) }
         do {
+            let deadline = RequestHeadDeadline().handlers
             let handlers: [any ChannelHandler] = [
+                deadline.bytes,
                 ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)),
+                deadline.heads,
                 HTTPResponseEncoder(),
                 HTTPServerPipelineHandler(),
                 HTTPServerProtocolErrorHandler(),
