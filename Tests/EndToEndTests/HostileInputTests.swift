@@ -235,18 +235,24 @@ extension EndToEnd {
             return txn
         }
 
-        /// HTTP/2 by hand: a gRPC Watch on prefix "slow/" whose answers are never read (argv: host,
-        /// port, seconds to hold the connection).
-        static let slowWatchReader = #"""
-            import socket, struct, sys, time
-            host, port, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-            s = socket.create_connection((host, port))
+        /// What both HTTP/2 scripts share: frame and header encoding, and the header block of a gRPC
+        /// Watch call (HPACK literals without indexing).
+        static let http2WatchCall = #"""
+            import socket, struct, sys, threading, time
             def frame(kind, flags, stream, payload):
                 return struct.pack(">I", len(payload))[1:] + bytes([kind, flags]) + struct.pack(">I", stream) + payload
             def literal(name, value):
                 return b"\x00" + bytes([len(name)]) + name + bytes([len(value)]) + value
             headers = b"".join(literal(n, v) for n, v in [(b":method", b"POST"), (b":scheme", b"http"),
                 (b":path", b"/etcdserverpb.Watch/Watch"), (b":authority", b"setcd"), (b"content-type", b"application/grpc"), (b"te", b"trailers")])
+
+            """#
+
+        /// HTTP/2 by hand: a gRPC Watch on prefix "slow/" whose answers are never read (argv: host,
+        /// port, seconds to hold the connection).
+        static let slowWatchReader = http2WatchCall + #"""
+            host, port, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+            s = socket.create_connection((host, port))
             create = b"\x0a\x05slow/" + b"\x12\x05slow0"
             request = b"\x0a" + bytes([len(create)]) + create
             message = b"\x00" + struct.pack(">I", len(request)) + request
@@ -256,16 +262,9 @@ extension EndToEnd {
 
         /// A gRPC Watch stream by hand (argv: host, port, count): `count` create requests sent as flow
         /// control allows, while every answer is read; prints how many watches were created or refused.
-        static let manyWatches = #"""
-            import socket, struct, sys, threading, time
+        static let manyWatches = http2WatchCall + #"""
             host, port, total = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
             s = socket.create_connection((host, port))
-            def frame(kind, flags, stream, payload):
-                return struct.pack(">I", len(payload))[1:] + bytes([kind, flags]) + struct.pack(">I", stream) + payload
-            def literal(name, value):
-                return b"\x00" + bytes([len(name)]) + name + bytes([len(value)]) + value
-            headers = b"".join(literal(n, v) for n, v in [(b":method", b"POST"), (b":scheme", b"http"),
-                (b":path", b"/etcdserverpb.Watch/Watch"), (b":authority", b"setcd"), (b"content-type", b"application/grpc"), (b"te", b"trailers")])
             # Receive windows as large as HTTP/2 allows: this side never sends WINDOW_UPDATE.
             big = 0x7fffffff
             s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(4, 0, 0, struct.pack(">HI", 4, big)) + frame(8, 0, 0, struct.pack(">I", big - 65535)) + frame(1, 4, 1, headers))
