@@ -12,7 +12,6 @@ import WAL
 /// transport; the whole-cluster simulation drives the same parts from one thread (`RaftLoop.turn`,
 /// `Applier.applyQueued`) on a simulated network and disk. Both go through this one recovery path.
 package final class MemberCore: Sendable {
-    package let memberID: UInt64
     package let store: MVCCStore
     let membership: Membership
     let waits: Waits
@@ -40,7 +39,6 @@ package final class MemberCore: Sendable {
     package init(config: ServerConfig, identity: Identity, identityPath: String, bootstrapMembers: [MemberRecord]?, memberDir: String,
                  transport: any PeerLinks, inbox: PeerInbox, walFileSystem: any WALFileSystem = PosixFileSystem(), walSegmentBytes: Int = 64 << 20,
                  storeOptions: StoreOptions, raftSeed: UInt64, logger: Logger, onRemoved: @escaping @Sendable () -> Void) throws {
-        memberID = identity.memberID
         self.inbox = inbox
         store = try MVCCStore(path: memberDir + "/kv.mdb", options: storeOptions)
         let (wal, contents) = try WriteAheadLog.open(directory: memberDir + "/wal", segmentSize: walSegmentBytes, fileSystem: walFileSystem)
