@@ -157,6 +157,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "EtcdCtlTests", dependencies: ["EtcdCtl", "EtcdProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
-        .testTarget(name: "EndToEndTests", dependencies: ["setcd", "setcdctl", "setcd-bench", "setcd-sim", "setcd-fuzz", "Chaos", "Checker", "Client", "EtcdProto"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["setcd", "setcdctl", "setcd-bench", "setcd-sim", "setcd-fuzz", "Chaos", "Checker", "Client", "EtcdProto", "Server", "Raft",
+                                                            .product(name: "NIOCore", package: "swift-nio")]),
     ]
 )

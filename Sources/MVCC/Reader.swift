@@ -145,11 +145,15 @@ struct Reader {
         if revision > current { throw MVCCError.futureRevision }
         if revision < compacted { throw MVCCError.compacted }
 
+        // As etcd: one key past the limit tells whether there are more; sorting or filtering reads every
+        // key first. A limit of zero or below reads every key, and so does Int64.max (etcd's `limit + 1`
+        // wraps to a negative limit, which means none).
         var limit = request.limit
         let filtered = request.minModRevision != 0 || request.maxModRevision != 0
             || request.minCreateRevision != 0 || request.maxCreateRevision != 0
         if request.sortOrder != .none || filtered { limit = 0 }
-        if limit > 0 { limit += 1 }
+        limit = limit > 0 ? limit &+ 1 : 0
+        if limit < 0 { limit = 0 }
 
         var count: Int64 = 0
         var kvs: [KeyValue] = []

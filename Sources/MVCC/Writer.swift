@@ -6,7 +6,10 @@ struct Writer {
     let schema: Schema
     /// The store's revision, advanced by each operation that changes something.
     var revision: Int64
-    let compactRevision: Int64
+    /// The revision history is compacted to, as of the operation being applied (a compaction earlier
+    /// in the batch moves it, so that each entry sees what it would see applied alone: members batch
+    /// entries differently and must still agree).
+    var compactRevision: Int64
     /// Events produced, in revision order, for watchers.
     var events: [Event] = []
     /// Leases granted and revoked, for the in-memory lessor after commit.
@@ -286,6 +289,7 @@ struct Writer {
         var bytes = [UInt8]()
         bytes.appendBigEndian(UInt64(bitPattern: target))
         try txn.put(schema.meta, MetaKey.compactRevision, bytes)
+        compactRevision = target
         newCompactRevision = target
     }
 }

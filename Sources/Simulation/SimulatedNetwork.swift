@@ -78,4 +78,7 @@ final class SimulatedLinks: PeerLinks, @unchecked Sendable {
     func addPeer(_ id: UInt64, host: String, port: Int) { peers.insert(id) }
 
     func removePeer(_ id: UInt64) { peers.remove(id) }
+
+    /// The simulation delivers as connection number its sender's id.
+    func closeInbound(connection: UInt64) { simulation.peerMessageRefused(from: connection) }
 }

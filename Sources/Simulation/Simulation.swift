@@ -55,11 +55,14 @@ public final class Simulation: @unchecked Sendable {
         public var tornWALWrites = 0
         public var snapshotsInstalled = 0
         public var compactions = 0
+        /// Peer messages a member refused as no correct member would send them (not counting those of
+        /// members being removed, which etcd refuses too): a correct cluster sends none.
+        public var refusedPeerMessages = 0
         /// A digest of the run (history, revisions, hashes): equal for two runs of one seed.
         public var trace: UInt64 = 0
         public var verdict = HistoryVerdict()
 
-        public var passed: Bool { verdict.passed }
+        public var passed: Bool { verdict.passed && refusedPeerMessages == 0 }
 
         public var text: String {
             let injected = faults.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
@@ -70,6 +73,7 @@ public final class Simulation: @unchecked Sendable {
                 network: \(messages) payloads, \(droppedMessages) dropped
                 WAL: \(walSyncs) syncs, \(lostWALWrites) unsynced writes lost and \(tornWALWrites) torn by crashes
                 snapshots installed: \(snapshotsInstalled); compactions: \(compactions)
+                peer messages refused as implausible: \(refusedPeerMessages)
                 \(verdict.text)trace: \(String(trace, radix: 16))
                 verdict: \(passed ? "PASS" : "FAIL")
 
@@ -148,6 +152,8 @@ public final class Simulation: @unchecked Sendable {
     private let initialMembers: [MemberRecord]
     /// A membership change is in flight.
     private var changingMembership = false
+    /// Members a removal was proposed for: their messages may be refused, as etcd refuses a removed member's.
+    private var removalSubjects: Set<UInt64> = []
     private let logger: Logger
     private let runDirectory: String
     /// Every change the cluster made, in revision order, read from the members' stores.
@@ -259,7 +265,10 @@ public final class Simulation: @unchecked Sendable {
         case .deliver(let delivery):
             let member = members[delivery.to]
             guard let core = member.core, member.incarnation == delivery.incarnation else { return }
-            core.inbox.receive(from: members[delivery.from].id, channel: delivery.channel, payload: delivery.payload)
+            let sender = members[delivery.from].id
+            if !core.inbox.receive(from: sender, connection: sender, channel: delivery.channel, payload: delivery.payload) {
+                peerMessageRefused(from: members[delivery.from].id)
+            }
         case .issue(let client):
             issue(client)
         case .clientTimeout(let client, let operation):
@@ -326,6 +335,11 @@ public final class Simulation: @unchecked Sendable {
     }
 
     /// Called by a member's links during its turn.
+    /// A member refused a peer message from member `id` as implausible.
+    func peerMessageRefused(from id: UInt64) {
+        if !removalSubjects.contains(id) { report.refusedPeerMessages += 1 }
+    }
+
     func outbox(from: Int, to peer: UInt64, channel: PeerChannel, payload: [UInt8]) {
         pendingSends.append((from, Int(peer), channel, payload))
     }
@@ -447,6 +461,7 @@ public final class Simulation: @unchecked Sendable {
         }
         changingMembership = true
         let subjectIndex = subject.index
+        if !add { removalSubjects.insert(subject.id) }
         count(add ? "member add" : "member remove")
         let deadline = base + .nanoseconds(now + 5_000_000_000)
         core.proposeMemberChange(add: add, record: subject.record, requestID: newRequestID(), deadline: deadline) { [self] result in
@@ -461,6 +476,7 @@ public final class Simulation: @unchecked Sendable {
                 }
             case .failure:
                 // No answer: the change may or may not be in the log. Remove the subject either way.
+                removalSubjects.insert(members[subjectIndex].id)
                 queue.push(.removed(subjectIndex), at: now)
                 if add { queue.push(.undoAdd(subjectIndex), at: now + 1_000_000_000) }
             }

@@ -58,10 +58,13 @@ public enum V2JSON {
 
     /// Unix nanoseconds as Go's RFC 3339 with nanoseconds in UTC, trailing zeros of the fraction cut.
     public static func rfc3339Nano(_ nanoseconds: Int64) -> String {
-        let seconds = nanoseconds >= 0 ? nanoseconds / 1_000_000_000 : (nanoseconds - 999_999_999) / 1_000_000_000
-        let fraction = nanoseconds - seconds * 1_000_000_000
-        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let secondOfDay = seconds - days * 86_400
+        // Floored divisions, written so that no nanosecond count (Int64.min included) overflows.
+        var seconds = nanoseconds / 1_000_000_000
+        var fraction = nanoseconds % 1_000_000_000
+        if fraction < 0 { seconds -= 1; fraction += 1_000_000_000 }
+        var days = seconds / 86_400
+        var secondOfDay = seconds % 86_400
+        if secondOfDay < 0 { days -= 1; secondOfDay += 86_400 }
         // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
         let z = days + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097

@@ -18,6 +18,10 @@ public final class V2Store {
     /// Counters for `/v2/stats/store`.
     public private(set) var stats = V2StoreStats()
 
+    /// 2000-01-01T00:00:00Z in unix nanoseconds: a created node expiring before it never expires (etcd's
+    /// `minExpireTime`).
+    public static let minimumExpiration: Int64 = 946_684_800 * 1_000_000_000
+
     /// An empty store at index `index`.
     public init(index: UInt64 = 0) {
         currentIndex = index
@@ -297,7 +301,8 @@ public final class V2Store {
             parent.children?[name] = nil
         }
         let node = V2Node(path: path, createdIndex: index, modifiedIndex: index, value: dir ? nil : value, children: dir ? [:] : nil)
-        node.expiration = expiration
+        // As etcd's store: an expiry before 2000 (a huge TTL wrapped around) means none.
+        node.expiration = expiration.flatMap { $0 < Self.minimumExpiration ? nil : $0 }
         node.parent = parent
         parent.children?[name] = node
         currentIndex = index

@@ -37,9 +37,7 @@ final class V2Node {
         view.isDirectory = isDirectory
         view.expiration = expiration
         if let expiration {
-            // Whole seconds left, rounded up (etcd's TTL).
-            let left = expiration - now
-            view.ttl = left > 0 ? (left + 999_999_999) / 1_000_000_000 : left / 1_000_000_000
+            view.ttl = V2NodeView.ttl(expiration: expiration, now: now)
         }
         if let children, (listing && depth == 0) || recursive {
             var listed = children.values.filter { !$0.isHidden }.map {
@@ -99,10 +97,16 @@ public struct V2NodeView: Sendable, Equatable {
         self.init(key: key, modifiedIndex: modifiedIndex, createdIndex: createdIndex)
         self.isDirectory = isDirectory
         self.expiration = expiration
-        if let expiration {
-            let left = expiration - now
-            ttl = left > 0 ? (left + 999_999_999) / 1_000_000_000 : left / 1_000_000_000
-        }
+        if let expiration { ttl = Self.ttl(expiration: expiration, now: now) }
+    }
+
+    /// Whole seconds from `now` to `expiration`, rounded up (etcd's TTL); the difference saturates as
+    /// Go's `Time.Sub` does, so any expiration a client can set is answered.
+    static func ttl(expiration: Int64, now: Int64) -> Int64 {
+        let (difference, overflow) = expiration.subtractingReportingOverflow(now)
+        let left = overflow ? (expiration < now ? Int64.min : Int64.max) : difference
+        let seconds = left / 1_000_000_000
+        return left % 1_000_000_000 > 0 ? seconds + 1 : seconds
     }
 }
 

@@ -128,6 +128,21 @@ import Testing
         #expect(a == KeyValue(key: b("a"), createRevision: 2, modRevision: 6, version: 3, value: b("111")))
     }
 
+    /// A limit of Int64.max once overflowed `limit + 1` and trapped the member (on every member, inside
+    /// a txn, since the txn was committed first). etcd's wraps to "no limit", and a negative limit is no
+    /// limit either.
+    @Test func extremeLimitsReadEveryKey() throws {
+        let t = try etcdDataSet()
+        for limit in [Int64.max, Int64.max - 1, -1, Int64.min] {
+            var request = RangeRequest(key: b("a"), rangeEnd: b("z"))
+            request.limit = limit
+            let result = try t.store.range(request)
+            #expect(result.kvs.map { s($0.key) } == ["a", "b", "c", "d"], "limit \(limit)")
+            #expect(result.more == false, "limit \(limit)")
+            #expect(result.count == 4, "limit \(limit)")
+        }
+    }
+
     @Test func limitMoreAndCount() throws {
         let t = try etcdDataSet()
         var request = RangeRequest(key: b("a"), rangeEnd: b("z"))

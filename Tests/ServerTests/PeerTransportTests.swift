@@ -7,7 +7,10 @@ final class Inbox: Sendable {
     let received = Mutex<[(from: UInt64, channel: PeerChannel, payload: [UInt8])]>([])
 
     var handler: PeerTransport.Handler {
-        { from, channel, payload in self.received.withLock { $0.append((from, channel, payload)) } }
+        { from, _, channel, payload in
+            self.received.withLock { $0.append((from, channel, payload)) }
+            return true
+        }
     }
 
     var count: Int { received.withLock { $0.count } }
@@ -36,7 +39,7 @@ final class Inbox: Sendable {
     @Test func deliversInOrderOnEachChannel() async throws {
         let inbox = Inbox()
         let receiver = PeerTransport(configuration: configuration(2), handler: inbox.handler)
-        let sender = PeerTransport(configuration: configuration(1), handler: { _, _, _ in })
+        let sender = PeerTransport(configuration: configuration(1), handler: { _, _, _, _ in true })
         let port = try await receiver.bind(host: "127.0.0.1", port: 0)
         _ = try await sender.bind(host: "127.0.0.1", port: 0)
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -63,7 +66,7 @@ final class Inbox: Sendable {
     }
 
     @Test func reconnectsAfterThePeerRestarts() async throws {
-        let sender = PeerTransport(configuration: configuration(1), handler: { _, _, _ in })
+        let sender = PeerTransport(configuration: configuration(1), handler: { _, _, _, _ in true })
         _ = try await sender.bind(host: "127.0.0.1", port: 0)
         let firstInbox = Inbox()
         let first = PeerTransport(configuration: configuration(2), handler: firstInbox.handler)
@@ -106,7 +109,7 @@ final class Inbox: Sendable {
     @Test func refusesAnotherCluster() async throws {
         let inbox = Inbox()
         let receiver = PeerTransport(configuration: configuration(2, cluster: 1), handler: inbox.handler)
-        let stranger = PeerTransport(configuration: configuration(1, cluster: 2), handler: { _, _, _ in })
+        let stranger = PeerTransport(configuration: configuration(1, cluster: 2), handler: { _, _, _, _ in true })
         let port = try await receiver.bind(host: "127.0.0.1", port: 0)
         _ = try await stranger.bind(host: "127.0.0.1", port: 0)
         try await withThrowingTaskGroup(of: Void.self) { group in

@@ -88,8 +88,8 @@ public final class Member: Sendable {
         var transportConfiguration = PeerTransport.Configuration(clusterID: identity.clusterID, localID: identity.memberID)
         transportConfiguration.maxMessageBytes = max(64 << 20, config.maxRequestBytes * 4)
         let inbox = PeerInbox()
-        transport = PeerTransport(configuration: transportConfiguration, handler: { from, channel, payload in
-            inbox.receive(from: from, channel: channel, payload: payload)
+        transport = PeerTransport(configuration: transportConfiguration, handler: { from, connection, channel, payload in
+            inbox.receive(from: from, connection: connection, channel: channel, payload: payload)
         })
         (removed, removedSink) = AsyncStream.makeStream()
         let removedSink = removedSink

@@ -111,7 +111,7 @@ package final class MemberCore: Sendable {
         raftLoop = RaftLoop(node: node, storage: storage, wal: wal, applier: applier, transport: transport, store: store, waits: waits,
                             reads: reads, config: config, memberDir: memberDir, metrics: metrics, logger: logger)
         applier.raftLoop = raftLoop
-        inbox.attach(raftLoop, memberDir: memberDir, logger: logger)
+        inbox.attach(raftLoop, memberDir: memberDir, logger: logger, localID: identity.memberID, membership: membership)
     }
 }
 

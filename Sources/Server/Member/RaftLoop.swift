@@ -8,10 +8,10 @@ import WAL
 
 /// What other threads hand the raft thread.
 package enum RaftInput: Sendable {
-    /// A message from a peer.
-    case message(Message)
+    /// A message from a peer, from the inbound connection numbered `connection` (0: none).
+    case message(Message, connection: UInt64)
     /// A snapshot from the leader whose store file is already on disk at `file`.
-    case snapshot(Message, file: String)
+    case snapshot(Message, file: String, connection: UInt64)
     /// An encoded proposal (request id + `Proposal`).
     case proposal([UInt8])
     case confChange(ConfChange, requestID: UInt64)
@@ -206,13 +206,28 @@ package final class RaftLoop: @unchecked Sendable {
         }
     }
 
+    /// Whether the node may step a peer's message in its state now (`RaftNode.refusal(of:)`); a refused
+    /// one is dropped with a warning and the connection it came on is closed (the transport has already
+    /// checked what needs no state).
+    private func admits(_ message: Message, connection: UInt64) -> Bool {
+        guard let reason = node.refusal(of: message) else { return true }
+        logger.warning("dropping a peer message and closing its connection",
+                       metadata: ["from": "\(String(message.from, radix: 16))", "reason": "\(reason)"])
+        transport.closeInbound(connection: connection)
+        return false
+    }
+
     private func handle(_ batch: [RaftInput], now: ContinuousClock.Instant) {
         var proposals: [[UInt8]] = []
         for input in batch {
             switch input {
-            case .message(let message):
-                try? node.step(message)
-            case .snapshot(let message, let file):
+            case .message(let message, let connection):
+                if admits(message, connection: connection) { try? node.step(message) }
+            case .snapshot(let message, let file, let connection):
+                guard admits(message, connection: connection) else {
+                    unlink(file)
+                    continue
+                }
                 if let index = message.snapshot?.metadata.index { receivedSnapshots[index] = file }
                 try? node.step(message)
             case .proposal(let data):

@@ -12,6 +12,8 @@ package final class PeerInbox: Sendable {
         let loop: RaftLoop
         let memberDir: String
         let logger: Logger
+        let localID: UInt64
+        let membership: Membership
     }
 
     /// A snapshot stream being written to `partPath`.
@@ -35,29 +37,59 @@ package final class PeerInbox: Sendable {
     package init() {}
 
     /// Connects the inbox to the raft loop; payloads received before are dropped (Raft retries).
-    func attach(_ loop: RaftLoop, memberDir: String, logger: Logger) {
-        target.withLock { $0 = Target(loop: loop, memberDir: memberDir, logger: logger) }
+    func attach(_ loop: RaftLoop, memberDir: String, logger: Logger, localID: UInt64, membership: Membership) {
+        target.withLock { $0 = Target(loop: loop, memberDir: memberDir, logger: logger, localID: localID, membership: membership) }
     }
 
-    package func receive(from: UInt64, channel: PeerChannel, payload: [UInt8]) {
-        guard let target = target.withLock({ $0 }) else { return }
-        switch channel {
-        case .messages:
-            guard let message = try? RaftWire.decode(payload) else {
-                target.logger.debug("dropping a malformed peer message", metadata: ["from": "\(String(from, radix: 16))"])
-                return
+    /// Takes one payload from the connection whose hello named member `from`. Returns false when the
+    /// payload shows the connection is not a correct member's (a message that is malformed, that no
+    /// correct member sends, that is meant for another member or claims another sender): it is dropped
+    /// with a warning and the caller closes the connection. Raft retries what a dropped message carried.
+    package func receive(from: UInt64, connection: UInt64, channel: PeerChannel, payload: [UInt8]) -> Bool {
+        guard let target = target.withLock({ $0 }) else { return true }
+        do {
+            switch channel {
+            case .messages:
+                let message = try RaftWire.decode(payload)
+                try Self.checkIdentity(of: message, helloFrom: from, channel: channel, target: target)
+                target.loop.post(.message(message, connection: connection))
+            case .snapshots:
+                try receiveSnapshotPayload(payload, from: from, connection: connection, target: target)
             }
-            target.loop.post(.message(message))
-        case .snapshots:
-            receiveSnapshotPayload(payload, from: from, target: target)
+            return true
+        } catch {
+            target.logger.warning("dropping a peer message and closing its connection",
+                                  metadata: ["from": "\(String(from, radix: 16))", "channel": "\(channel)", "reason": "\(error)"])
+            return false
         }
     }
 
-    private func receiveSnapshotPayload(_ payload: [UInt8], from: UInt64, target: Target) {
+    /// Checks a decoded message against the connection it came on and this member: it must be well
+    /// formed for its type (`RaftWire.validate`), addressed to this member, and sent by the member the
+    /// connection's hello named (proposals, ReadIndex requests and leadership transfers forwarded by a
+    /// follower keep their originator as sender), which is neither 0, nor this member, nor removed.
+    private static func checkIdentity(of m: Message, helloFrom: UInt64, channel: PeerChannel, target: Target) throws(RaftWireError) {
+        try RaftWire.validate(m, channel: channel)
+        if helloFrom == 0 || helloFrom == target.localID || target.membership.isRemoved(helloFrom) {
+            throw .implausible("a connection from member \(String(helloFrom, radix: 16))")
+        }
+        if m.to != target.localID { throw .implausible("\(m.type) for member \(String(m.to, radix: 16))") }
+        if m.from == 0 || m.from == target.localID { throw .implausible("\(m.type) from member \(String(m.from, radix: 16))") }
+        let forwarded = m.type == .prop || m.type == .readIndex || m.type == .transferLeader
+        if !forwarded && m.from != helloFrom {
+            throw .implausible("\(m.type) from \(String(m.from, radix: 16)) on \(String(helloFrom, radix: 16))'s connection")
+        }
+    }
+
+    private func receiveSnapshotPayload(_ payload: [UInt8], from: UInt64, connection: UInt64, target: Target) throws(RaftWireError) {
         let sender = String(from, radix: 16)
         abandonIdleStreams(except: from)
+        let frame = try SnapshotFrame.decode(payload)
+        if case .begin(_, let message, _) = frame {
+            try Self.checkIdentity(of: message, helloFrom: from, channel: .snapshots, target: target)
+        }
         do {
-            switch try SnapshotFrame.decode(payload) {
+            switch frame {
             case .begin(let stream, let message, let size):
                 discard(from)
                 let index = message.snapshot!.metadata.index
@@ -94,7 +126,7 @@ package final class PeerInbox: Sendable {
                 }
                 syncDirectory(of: path)
                 target.logger.info("received snapshot", metadata: ["from": "\(sender)", "index": "\(index)", "bytes": "\(incoming.size)"])
-                target.loop.post(.snapshot(incoming.message, file: path))
+                target.loop.post(.snapshot(incoming.message, file: path, connection: connection))
             }
         } catch {
             discard(from)

@@ -8,6 +8,8 @@ package protocol PeerLinks: Sendable {
     func addPeer(_ id: UInt64, host: String, port: Int)
     /// Forgets a peer.
     func removePeer(_ id: UInt64)
+    /// Closes the inbound connection numbered `connection` (as the transport numbered it for its handler).
+    func closeInbound(connection: UInt64)
 }
 
 extension PeerTransport: PeerLinks {}

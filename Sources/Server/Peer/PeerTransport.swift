@@ -33,8 +33,10 @@ public final class PeerTransport: Sendable {
         }
     }
 
-    /// Receives every payload: the sending member, the channel it came on, and the bytes.
-    public typealias Handler = @Sendable (_ from: UInt64, _ channel: PeerChannel, _ payload: [UInt8]) -> Void
+    /// Receives every payload: the sending member (as the connection's hello named it), the connection's
+    /// number (for `closeInbound(connection:)`), the channel it came on, and the bytes; returns false to
+    /// close the connection (the payload showed it is not a correct member's).
+    public typealias Handler = @Sendable (_ from: UInt64, _ connection: UInt64, _ channel: PeerChannel, _ payload: [UInt8]) -> Bool
 
     private enum Command: Sendable {
         case start(PeerSender)
@@ -48,7 +50,7 @@ public final class PeerTransport: Sendable {
     private let senders = Mutex<[UInt64: [PeerSender]]>([:])
     private let listener = Mutex<Listener?>(nil)
     /// Open inbound connections, closed by `shutdown()`; once shut down, new ones close at once.
-    private let inbound = Mutex<(closed: Bool, channels: [ObjectIdentifier: any Channel])>((false, [:]))
+    private let inbound = Mutex<(closed: Bool, channels: [UInt64: any Channel], lastNumber: UInt64)>((false, [:], 0))
     /// Answers a joining member's `membersRequest`.
     private let membersProvider = Mutex<(@Sendable () -> [UInt8])?>(nil)
     private let commands: AsyncStream<Command>
@@ -182,12 +184,17 @@ public final class PeerTransport: Sendable {
         for connection in open { connection.close(promise: nil) }
     }
 
+    /// Closes inbound connection number `connection` (it delivered a message no correct member sends).
+    public func closeInbound(connection: UInt64) {
+        inbound.withLock { $0.channels[connection] }?.close(promise: nil)
+    }
+
     /// Reads one inbound connection: a hello from a member of this cluster, then payloads.
     private func serve(_ connection: NIOAsyncChannel<PeerFrame, PeerFrame>) async {
-        let key = ObjectIdentifier(connection.channel)
-        let accepted = inbound.withLock { inbound in
-            if !inbound.closed { inbound.channels[key] = connection.channel }
-            return !inbound.closed
+        let (key, accepted) = inbound.withLock { inbound in
+            inbound.lastNumber += 1
+            if !inbound.closed { inbound.channels[inbound.lastNumber] = connection.channel }
+            return (inbound.lastNumber, !inbound.closed)
         }
         guard accepted else {
             // Accepted while shutting down: `shutdown()` has already closed the others.
@@ -207,8 +214,7 @@ public final class PeerTransport: Sendable {
             else { return }
             let limit = channel == .messages ? configuration.maxMessageBytes : configuration.maxSnapshotBytes
             while let frame = try await frames.next() {
-                guard case .message(let payload) = frame, payload.count <= limit else { return }
-                handler(from, channel, payload)
+                guard case .message(let payload) = frame, payload.count <= limit, handler(from, key, channel, payload) else { return }
             }
         }
     }

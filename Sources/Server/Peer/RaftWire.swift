@@ -178,4 +178,56 @@ enum SnapshotFrame: Equatable {
 /// A peer payload that is not a valid raft message; the payload is dropped.
 enum RaftWireError: Error, Equatable {
     case malformed(String)
+    /// Well formed, but no correct member sends it: the Raft core would trap on it or be misled.
+    case implausible(String)
+}
+
+extension RaftWire {
+    /// Terms and indexes at or past this are refused: no cluster gets there (10⁷ elections or entries
+    /// a second would take 14,000 years), and it leaves room for every `+ 1` the Raft core does.
+    static let limit: UInt64 = 1 << 62
+
+    /// Checks what a message says, without any member state, against what a correct member sends;
+    /// throws `.implausible` for anything else. The Raft core's preconditions are invariants of
+    /// correct messages (a proposal has entries, an append's entries follow its index, terms are set):
+    /// a message breaking one would trap it, so it is dropped here, at the edge. `channel` is the
+    /// stream it came on (a snapshot travels only on the snapshots stream, with its store file).
+    static func validate(_ m: Message, channel: PeerChannel) throws(RaftWireError) {
+        func refuse(_ reason: String) -> RaftWireError { .implausible("\(m.type) \(reason)") }
+        if (channel == .snapshots) != (m.type == .snap) || (m.type == .snap) != (m.snapshot != nil) {
+            throw refuse("on the \(channel) stream")
+        }
+        // Only proposals and ReadIndex requests travel without a term (forwarded by a follower).
+        if m.term == 0 && m.type != .prop && m.type != .readIndex { throw refuse("without a term") }
+        for value in [m.term, m.logTerm, m.index, m.commit, m.rejectHint] where value >= limit {
+            throw refuse("with a term or index past 2^62")
+        }
+        if m.context.count > 64 { throw refuse("with a \(m.context.count)-byte context") }
+        switch m.type {
+        case .prop:
+            if m.entries.isEmpty { throw refuse("with no entries") }
+        case .app:
+            // A contiguous slice of the leader's log after `index`, whose terms never go down and never
+            // pass the leader's term.
+            if m.logTerm > m.term { throw refuse("with a log term past its term") }
+            if m.index > limit - UInt64(m.entries.count) { throw refuse("with an index past 2^62") }
+            var previousTerm = max(m.logTerm, 1)
+            for (offset, entry) in m.entries.enumerated() {
+                if entry.index != m.index + 1 + UInt64(offset) { throw refuse("with entries that do not follow its index") }
+                if entry.term < previousTerm || entry.term > m.term { throw refuse("with entry terms out of order") }
+                previousTerm = entry.term
+            }
+        case .snap:
+            guard let metadata = m.snapshot?.metadata else { throw refuse("without a snapshot") }
+            if metadata.index == 0 || metadata.index >= limit || metadata.term == 0 || metadata.term > m.term {
+                throw refuse("with snapshot index \(metadata.index) and term \(metadata.term)")
+            }
+            if metadata.confState.voters.contains(0) || metadata.confState.learners.contains(0) { throw refuse("naming member 0") }
+        case .appResp:
+            if m.reject && m.rejectHint > m.index { throw refuse("with a hint past its index") }
+        default:
+            break
+        }
+        if m.type != .app && m.type != .prop && !m.entries.isEmpty { throw refuse("carrying entries") }
+    }
 }

@@ -106,10 +106,14 @@ struct V2HTTPRequest: Sendable {
         let noValueOnSuccess = try bool("noValueOnSuccess") ?? false
         var expiration: Int64?
         if let ttl = first("ttl"), !ttl.isEmpty {
-            guard let seconds = UInt64(ttl), !ttl.hasPrefix("+"), seconds < UInt64(Int64.max / 1_000_000_000) else {
+            guard let seconds = UInt64(ttl), !ttl.hasPrefix("+") else {
                 throw V2Error(V2Error.ttlNaN, cause: "invalid value for \"ttl\"")
             }
-            expiration = now + Int64(seconds) * 1_000_000_000
+            // etcd computes `now + time.Duration(ttl) * time.Second` in Go's wrapping int64 arithmetic: a
+            // huge TTL wraps to a time before 2000, which its store takes as no expiration at all (see
+            // `V2Store.minimumExpiration`), and 2^64 - 1 is one second ago. The same here, without a trap.
+            let expiry = now &+ Int64(bitPattern: seconds) &* 1_000_000_000
+            expiration = expiry == 0 ? nil : expiry
         }
         let prevExist = try bool("prevExist", quoted: false)
         let refresh = try bool("refresh", quoted: false) ?? false

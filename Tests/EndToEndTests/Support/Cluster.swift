@@ -135,11 +135,11 @@ final class ClusterProcess: @unchecked Sendable {
 
     /// Runs etcdctl against `members` (default: every running member).
     @discardableResult
-    func ctl(_ args: [String], on members: [MemberProcess]? = nil, timeout: Double = 20) -> CommandResult {
+    func ctl(_ args: [String], on members: [MemberProcess]? = nil, stdin: String? = nil, timeout: Double = 20) -> CommandResult {
         let endpoints = (members ?? self.members.filter(\.isRunning)).map(\.endpoint).joined(separator: ",")
         let ctl = (try? Binaries.etcdctl()) ?? "etcdctl"
         do {
-            return try Subprocess.run(ctl, ["--endpoints=\(endpoints)", "--dial-timeout=2s", "--command-timeout=5s"] + args,
+            return try Subprocess.run(ctl, ["--endpoints=\(endpoints)", "--dial-timeout=2s", "--command-timeout=5s"] + args, stdin: stdin,
                                       environment: childEnvironment(["ETCDCTL_API": "3"]), timeout: timeout)
         } catch {
             return CommandResult(stdout: "", stderr: "\(error)", exitCode: -1, timedOut: false)
