@@ -177,9 +177,12 @@ public final class Simulation: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
         initialMembers = (0..<options.members).map(Self.record)
         clusterID = 0x5e7c_dc10_57e2
-        var silent = Logger(label: "setcd-sim", factory: { _ in SwiftLogNoOpLogHandler() })
-        silent.logLevel = .critical
-        logger = silent
+        // Verbose runs show the members' warnings (a refused peer message, say); others are silent.
+        var memberLogger = options.verbose
+            ? Logger(label: "setcd-sim", factory: { StreamLogHandler.standardError(label: $0) })
+            : Logger(label: "setcd-sim", factory: { _ in SwiftLogNoOpLogHandler() })
+        memberLogger.logLevel = options.verbose ? .warning : .critical
+        logger = memberLogger
         for record in initialMembers { try addSlot(record) }
     }
 

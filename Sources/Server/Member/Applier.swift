@@ -12,6 +12,18 @@ import V2Store
 /// The raft thread hands it work in order; while it commits one batch to LMDB, the raft thread is
 /// already syncing the WAL for the next, so the two fsyncs overlap. A simulation calls `applyQueued`
 /// from its own thread instead of `start()`.
+///
+/// Applying never traps, and every member applies an entry alike, on replay too. Its failures are of
+/// two kinds:
+/// - **The entry's own** (deterministic, the same on every member): a request whose keys, leases or
+///   revisions do not allow it (`MVCCError` as the store's result), a write past the quota, an auth
+///   change the auth state refuses, a v2 precondition, an auth revision that changed since the check,
+///   an entry that does not decode. The entry is applied as nothing, its client gets etcd's error, and
+///   the applied index moves past it. What could fail on some members only is refused before it is
+///   proposed (the API's request checks), never here.
+/// - **The member's storage** (LMDB cannot write: ENOSPC, EIO): `StorageFailure.stop` logs one line
+///   naming the file and errno and exits with status 1; the entries stay in the WAL, and a restart
+///   once the cause is gone applies them.
 package final class Applier: @unchecked Sendable {
     // @unchecked Sendable: `queue`, `stopping` and `idle` are only touched with `condition` locked; the
     // other mutable state (`confState`, `appliedIndex`, `lastSnapshotIndex`, `raftLoop`) only on the
@@ -282,8 +294,8 @@ package final class Applier: @unchecked Sendable {
             metrics.backendCommit.record(clock.now - started)
             metrics.proposalsApplied.increment(by: Int64(entries.count))
         } catch {
-            logger.critical("failed to apply entries", metadata: ["error": "\(error)"])
-            fatalError("setcd: apply failed: \(error)")
+            // Only the storage fails here (every failure of a request is its result, above).
+            StorageFailure.stop(logger, "applying entries \(entries[0].index)-\(last.index)", file: store.path, error: error)
         }
         if authChanged { auth.committed(pendingAuth) }
         // Tokens are known before readers waiting for this index go on.
@@ -411,8 +423,7 @@ package final class Applier: @unchecked Sendable {
                 try store.sync()
                 unlink(file)
             } catch {
-                logger.critical("failed to install snapshot", metadata: ["index": "\(index)", "error": "\(error)"])
-                fatalError("setcd: snapshot install failed: \(error)")
+                StorageFailure.stop(logger, "installing the leader's snapshot at index \(index)", file: store.path, error: error)
             }
         }
         guard store.consistentIndex >= index else {

@@ -303,10 +303,10 @@ package final class RaftLoop: @unchecked Sendable {
             }
             if let hardState = rd.hardState { storage.setHardState(hardState) }
         } catch {
-            // etcd panics here too: a member that cannot persist its log must not acknowledge anything.
-            logger.critical("failed to persist raft state", metadata: ["error": "\(error)"])
-            guard thread == nil else { fatalError("setcd: WAL write failed: \(error)") }
+            // etcd stops here too: a member that cannot persist its log must not acknowledge anything.
+            guard thread == nil else { StorageFailure.stop(logger, "persisting the raft log", file: memberDir + "/wal", error: error) }
             // Driven by a simulation, which stops the member instead.
+            logger.critical("failed to persist raft state", metadata: ["error": "\(error)"])
             persistFailed = true
             return
         }

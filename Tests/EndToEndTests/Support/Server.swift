@@ -139,6 +139,19 @@ final class ServerProcess: @unchecked Sendable {
     var isRunning: Bool { process?.isRunning ?? false }
     var pid: Int32 { process?.pid ?? 0 }
 
+    /// Waits up to `seconds` for the server to exit by itself: its exit status, or nil if it still runs.
+    func exitStatus(within seconds: Double) -> Int32? {
+        guard let process, process.wait(seconds: seconds) else { return nil }
+        return process.finish(timeout: 1).exitCode
+    }
+
+    /// Everything the server logged, every launch.
+    var wholeLog: String {
+        (1...max(restarts, 1)).map { n in
+            (try? String(contentsOfFile: n <= 1 ? logFile : logFile + ".\(n)", encoding: .utf8)) ?? ""
+        }.joined()
+    }
+
     /// kill -9.
     func crash() {
         guard let process else { return }
