@@ -96,6 +96,8 @@ public final class MVCCStore: Sendable {
         for op in succeeded ? request.success : request.failure {
             switch op {
             case .range(let range):
+                // As etcd's checkRequestRange: any revision but 0 below the compact revision, negative ones too.
+                if range.revision != 0 && range.revision < compacted { throw MVCCError.compacted }
                 var result = try reader.range(range, current: current, compacted: compacted)
                 result.revision = current
                 responses.append(.range(result))
@@ -143,10 +145,14 @@ public final class MVCCStore: Sendable {
 
     private func applyBatch(_ entries: [(index: UInt64, operation: Operation)], applied: UInt64, lastIndex: UInt64) throws -> [OperationResult?] {
         let outcome: (results: [OperationResult?], writer: Writer)
-        // Cluster records (members, alarms) must never be refused for space, or members would
-        // disagree on them: a lone such entry may grow the map past its usual limit.
+        // Cluster records (members, alarms, auth, the v2 tree) must never be refused for space: the
+        // member has already changed them in memory, and members would disagree on them. A lone such
+        // entry may grow the map past its usual limit.
         var growthLimit: Int?
-        if entries.count == 1, case .clusterRecord = entries[0].operation { growthLimit = 2 * env.maxMapSize }
+        switch entries.count == 1 ? entries[0].operation : .noop {
+        case .clusterRecord, .clusterRecords: growthLimit = 2 * env.maxMapSize
+        default: break
+        }
         do {
             outcome = try env.write(growthLimit: growthLimit) { txn in
                 var writer = try Writer(txn: txn, schema: schema)

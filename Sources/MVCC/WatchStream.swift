@@ -182,9 +182,12 @@ public final class WatchStream: Sendable {
                 id = state.nextID
                 state.nextID += 1
             }
+            // As etcd: 0 is "from now"; any other start at or below the current revision reads history
+            // from there — a negative one is compacted if it is below the compact revision (-1 until the
+            // first compaction), else it finds no history and goes on from now.
             let start = request.startRevision
             let watcher: Watcher
-            if start <= 0 {
+            if start == 0 {
                 watcher = Watcher(request: request, nextRevision: state.revision + 1, synced: true)
             } else {
                 watcher = Watcher(request: request, nextRevision: start, synced: start > state.revision)
@@ -383,6 +386,7 @@ public final class WatchStream: Sendable {
                 var events: [Event] = []
                 var readTo = current
                 let cursor = try reader.txn.cursor(reader.schema.history)
+                // A negative start encodes past every revision (as etcd's revToBytes does): no history.
                 var entry = try cursor.seek(atLeast: Revision(main: watcher.nextRevision).encoded)
                 while let e = entry {
                     let revision = Revision(encoded: e.key)
@@ -402,7 +406,7 @@ public final class WatchStream: Sendable {
             }
         } catch {
             // A read failure ends only this watch; the storage error is reported by the next write.
-            outcome = ([], watcher.nextRevision - 1, watcher.nextRevision)
+            outcome = ([], max(watcher.nextRevision, 1) - 1, watcher.nextRevision)
         }
         state.withLock { state in
             // The watch may have been cancelled (or replaced) while history was read.

@@ -132,7 +132,8 @@ struct Writer {
             case .range(let range):
                 if range.key.isEmpty { throw MVCCError.emptyKey }
                 if range.revision > revision { throw MVCCError.futureRevision }
-                if range.revision > 0 && range.revision < compactRevision { throw MVCCError.compacted }
+                // As etcd's checkRequestRange: any revision but 0 below the compact revision, negative ones too.
+                if range.revision != 0 && range.revision < compactRevision { throw MVCCError.compacted }
             case .deleteRange(let delete):
                 if delete.key.isEmpty { throw MVCCError.emptyKey }
             case .txn(let inner):

@@ -33,9 +33,20 @@ import Testing
         #expect(event.node.ttl == -1)
         #expect(V2JSON.event(event).contains(#""expiration":"2026-12-05T23:59:59Z","ttl":-1"#), "\(V2JSON.event(event))")
         // Past 2^64 − 1 and below zero it is not a number, as in etcd.
-        for ttl in ["18446744073709551616", "-1", "+5", "1e3"] {
+        for ttl in ["18446744073709551616", "-1", "+5", "1e3", "-0", " 1"] {
             #expect(throws: V2Error.self, "ttl=\(ttl)") { _ = try Self.v2Write(ttl: ttl) }
         }
+    }
+
+    /// Any alarm type a client raises is recorded as itself: a restart or a snapshot reads it back
+    /// unchanged (a type cut to one byte made 257 come back as NOSPACE, refusing writes on that member).
+    @Test func alarmRecordsKeepAnyType() throws {
+        for raw in [0, 1, 2, 255, 256, 257, -255, Int(Int32.max), Int(Int32.min)] {
+            let alarm = Alarms.alarm(memberID: 0xFEDC_BA98_7654_3210, alarm: .init(rawValue: raw)!)
+            #expect(Alarms.decode(storeKey: Alarms.storeKey(alarm)) == alarm, "alarm type \(raw)")
+        }
+        // Records written with one byte for the type still read back.
+        #expect(Alarms.decode(storeKey: Alarms.storePrefix + [0, 0, 0, 0, 0, 0, 0, 7, 1])?.alarm == .nospace)
     }
 
     /// An update may carry any wrapped expiry (etcd's store does not clear it there): the TTL and the

@@ -34,6 +34,12 @@ struct WatchService: Etcdserverpb_Watch.SimpleServiceProtocol {
                             stream.reject(reason: "rpc error: code = \(error.code.goName) desc = \(error.message)")
                             continue
                         }
+                        // As etcd: a range whose end is not past its key (and not "\0", every key from
+                        // the key on) can hold nothing, and the watch is refused.
+                        if !create.rangeEnd.isEmpty, !(create.rangeEnd.count == 1 && create.rangeEnd.first == 0), !create.key.lexicographicallyPrecedes(create.rangeEnd) {
+                            stream.reject(reason: "mvcc: watcher range is empty")
+                            continue
+                        }
                         do {
                             _ = try stream.create(watch)
                         } catch {

@@ -48,16 +48,23 @@ final class Alarms: Sendable {
 
     static let storePrefix = Array("alarm/".utf8)
 
-    /// The store key of a raised alarm: the prefix, the member id (8 bytes) and the alarm type.
+    /// The store key of a raised alarm: the prefix, the member id (8 bytes) and the alarm type — one byte
+    /// for the types 0–255 (etcd's all are), else its int32 in 4 bytes, so that any type a client raises
+    /// comes back as itself after a restart (a byte alone made type 257 read back as NOSPACE).
     static func storeKey(_ alarm: Etcdserverpb_AlarmMember) -> [UInt8] {
-        storePrefix + withUnsafeBytes(of: alarm.memberID.bigEndian, Array.init) + [UInt8(truncatingIfNeeded: alarm.alarm.rawValue)]
+        let type = Int32(truncatingIfNeeded: alarm.alarm.rawValue)
+        let typeBytes = (0...255).contains(type) ? [UInt8(type)] : withUnsafeBytes(of: type.bigEndian, Array.init)
+        return storePrefix + withUnsafeBytes(of: alarm.memberID.bigEndian, Array.init) + typeBytes
     }
 
     /// The alarm a store key names, if it is one.
     static func decode(storeKey key: [UInt8]) -> Etcdserverpb_AlarmMember? {
-        guard key.count == storePrefix.count + 9, key.starts(with: storePrefix) else { return nil }
+        let typeBytes = key.count - storePrefix.count - 8
+        guard typeBytes == 1 || typeBytes == 4, key.starts(with: storePrefix) else { return nil }
         let id = key[storePrefix.count..<(storePrefix.count + 8)].reduce(0) { $0 << 8 | UInt64($1) }
-        guard let type = Etcdserverpb_AlarmType(rawValue: Int(key.last!)) else { return nil }
-        return alarm(memberID: id, alarm: type)
+        let raw = key.suffix(typeBytes).reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        let type = typeBytes == 1 ? Int(raw) : Int(Int32(bitPattern: raw))
+        guard let alarmType = Etcdserverpb_AlarmType(rawValue: type) else { return nil }
+        return alarm(memberID: id, alarm: alarmType)
     }
 }

@@ -80,7 +80,7 @@ struct V2HTTPRequest: Sendable {
         func first(_ name: String) -> String? { form[name]?.first }
         func uint(_ name: String) throws(V2Error) -> UInt64 {
             guard let text = first(name) else { return 0 }
-            guard let value = UInt64(text), !text.hasPrefix("+") else {
+            guard let value = parseGoUint(text) else {
                 throw V2Error(V2Error.indexNaN, cause: "invalid value for \"\(name)\"")
             }
             return value
@@ -106,7 +106,7 @@ struct V2HTTPRequest: Sendable {
         let noValueOnSuccess = try bool("noValueOnSuccess") ?? false
         var expiration: Int64?
         if let ttl = first("ttl"), !ttl.isEmpty {
-            guard let seconds = UInt64(ttl), !ttl.hasPrefix("+") else {
+            guard let seconds = parseGoUint(ttl) else {
                 throw V2Error(V2Error.ttlNaN, cause: "invalid value for \"ttl\"")
             }
             // etcd computes `now + time.Duration(ttl) * time.Second` in Go's wrapping int64 arithmetic: a
@@ -194,4 +194,11 @@ func parseGoBool(_ text: String) -> Bool? {
     case "0", "f", "F", "FALSE", "false", "False": false
     default: nil
     }
+}
+
+/// A decimal unsigned integer as Go's `strconv.ParseUint(text, 10, 64)` reads it: digits only (no sign,
+/// not even "-0" or "+1", which Swift's parser takes), at most 2^64 − 1.
+func parseGoUint(_ text: String) -> UInt64? {
+    guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return nil }
+    return UInt64(text)
 }
