@@ -13,10 +13,7 @@ struct LeaseService: Etcdserverpb_Lease.SimpleServiceProtocol {
 
     func leaseGrant(request: Etcdserverpb_LeaseGrantRequest, context: ServerContext) async throws -> Etcdserverpb_LeaseGrantResponse {
         try await withEtcdErrors {
-            if request.ttl > Self.maxTTL { throw EtcdError.leaseTTLTooLarge }
-            var grant = request
-            if grant.id == 0 { grant.id = newLeaseID() }
-            grant.ttl = max(grant.ttl, member.config.minLeaseTTL)
+            let grant = try Self.checkedGrant(request, minTTL: member.config.minLeaseTTL, newID: newLeaseID)
             guard case .leaseGrant(let lease, let revision) = try await member.propose(.leaseGrant(grant)) else {
                 throw EtcdError.corrupt
             }
@@ -26,6 +23,16 @@ struct LeaseService: Etcdserverpb_Lease.SimpleServiceProtocol {
             response.ttl = lease.ttl
             return response
         }
+    }
+
+    /// The grant to propose for `request`, as etcd checks it before proposing: a TTL past etcd's largest
+    /// is refused, a short one raised to the minimum, a missing id picked by `newID`.
+    static func checkedGrant(_ request: Etcdserverpb_LeaseGrantRequest, minTTL: Int64, newID: () -> Int64) throws -> Etcdserverpb_LeaseGrantRequest {
+        if request.ttl > maxTTL { throw EtcdError.leaseTTLTooLarge }
+        var grant = request
+        if grant.id == 0 { grant.id = newID() }
+        grant.ttl = max(grant.ttl, minTTL)
+        return grant
     }
 
     /// A random positive id not in use (etcd's lessor ids are random too).

@@ -5,6 +5,20 @@ import MVCC
 /// etcd's Watch service: one `WatchStream` of the store per client stream. Requests are read in one
 /// task; responses are written in order by another, as the stream produces them.
 struct WatchService: Etcdserverpb_Watch.SimpleServiceProtocol {
+    /// The store's watch for a create request; nil, as etcd refuses it, when its range end is not past
+    /// its key (and not "\0", every key from the key on): such a range holds nothing.
+    static func watch(for create: Etcdserverpb_WatchCreateRequest) -> WatchRequest? {
+        let fromKey = create.rangeEnd.count == 1 && create.rangeEnd.first == 0
+        if !create.rangeEnd.isEmpty, !fromKey, !create.key.lexicographicallyPrecedes(create.rangeEnd) { return nil }
+        var watch = WatchRequest(key: create.key.isEmpty ? [0] : [UInt8](create.key), rangeEnd: [UInt8](create.rangeEnd))
+        watch.startRevision = create.startRevision
+        watch.prevKV = create.prevKv
+        watch.watchID = create.watchID
+        watch.noPut = create.filters.contains(.noput)
+        watch.noDelete = create.filters.contains(.nodelete)
+        return watch
+    }
+
     let member: Member
 
     func watch(
@@ -21,23 +35,15 @@ struct WatchService: Etcdserverpb_Watch.SimpleServiceProtocol {
                     await stream.waitForRoom()
                     switch message.requestUnion {
                     case .createRequest(let create):
-                        var watch = WatchRequest(key: create.key.isEmpty ? [0] : [UInt8](create.key), rangeEnd: [UInt8](create.rangeEnd))
-                        watch.startRevision = create.startRevision
-                        watch.prevKV = create.prevKv
-                        watch.watchID = create.watchID
-                        watch.noPut = create.filters.contains(.noput)
-                        watch.noDelete = create.filters.contains(.nodelete)
+                        guard let watch = Self.watch(for: create) else {
+                            stream.reject(reason: "mvcc: watcher range is empty")
+                            continue
+                        }
                         do {
                             try member.authorize { state, user in state.permits(user, write: false, key: watch.key, rangeEnd: watch.rangeEnd) }
                         } catch let error as RPCError {
                             // Refused as etcd refuses it: a created-and-canceled answer, the stream stays open.
                             stream.reject(reason: "rpc error: code = \(error.code.goName) desc = \(error.message)")
-                            continue
-                        }
-                        // As etcd: a range whose end is not past its key (and not "\0", every key from
-                        // the key on) can hold nothing, and the watch is refused.
-                        if !create.rangeEnd.isEmpty, !(create.rangeEnd.count == 1 && create.rangeEnd.first == 0), !create.key.lexicographicallyPrecedes(create.rangeEnd) {
-                            stream.reject(reason: "mvcc: watcher range is empty")
                             continue
                         }
                         do {

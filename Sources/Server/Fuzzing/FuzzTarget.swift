@@ -17,12 +17,16 @@ package enum FuzzTarget: String, CaseIterable, Sendable {
     /// dir (snapshot metadata, identity, member records).
     case snapshot
     /// The peer port: frames (hello, raft messages, snapshot streams) and the raft messages and
-    /// snapshot frames inside them.
+    /// snapshot frames inside them, decoded; then the input delivered to a running member (a follower
+    /// in a cluster of three) as a payload from a peer (first byte: which peer, which stream, a tick).
     case peer
-    /// gRPC request messages (the first byte picks the type): decoded as the services decode them,
-    /// checked and converted as they check and convert them.
+    /// gRPC request messages (the first byte picks the type), decoded as the services decode them,
+    /// checked as they check them, then executed on a running member that leads a cluster of one: KV
+    /// reads and writes, txns, watch creation, lease grant, renewal and revocation, compaction, and
+    /// log entries as the applier decodes them.
     case grpc
-    /// v2 keys HTTP requests: method (first byte), URI with query string, and form body.
+    /// v2 keys HTTP requests: method (first byte), URI with query string, and form body, parsed at the
+    /// real time, then executed on a running member.
     case v2
 
     /// Runs one input.
@@ -53,6 +57,11 @@ package enum FuzzTarget: String, CaseIterable, Sendable {
         _ = MemberRecord.decode(bytes)
     }
 
+    /// The member the `grpc` and `v2` targets execute on (the only voter, so writes commit).
+    private static let leader = try? FuzzMember(leading: true)
+    /// The member the `peer` target delivers to (a follower: its two peers never run).
+    private static let follower = try? FuzzMember(leading: false)
+
     private static func peer(_ bytes: [UInt8]) {
         var buffer = ByteBuffer(bytes: bytes)
         while let frame = try? PeerFrameDecoder.decodeFrame(from: &buffer, maxFrameLength: 1 << 20) {
@@ -62,6 +71,10 @@ package enum FuzzTarget: String, CaseIterable, Sendable {
         }
         _ = try? RaftWire.decode(bytes)
         _ = try? SnapshotFrame.decode(bytes)
+        guard let first = bytes.first, let member = follower else { return }
+        member.beginInput()
+        if first & 4 != 0 { member.turn(tick: true) }
+        member.deliver(Array(bytes.dropFirst()), from: FuzzMember.peerIDs[Int(first & 1)], channel: first & 2 == 0 ? .messages : .snapshots)
     }
 
     private static func grpc(_ bytes: [UInt8]) {
@@ -70,32 +83,59 @@ package enum FuzzTarget: String, CaseIterable, Sendable {
         func decode<M: SwiftProtobuf.Message>(_ type: M.Type) -> M? {
             try? EtcdMessageDeserializer<M>().deserialize(body)
         }
+        guard let member = leader else { return }
+        member.beginInput()
         switch first % 8 {
         case 0:
             guard let request = decode(Etcdserverpb_RangeRequest.self), (try? RequestChecks.range(request)) != nil else { return }
-            _ = request.model
+            _ = try? member.store.range(request.model)
         case 1:
             guard let request = decode(Etcdserverpb_PutRequest.self), (try? RequestChecks.put(request)) != nil else { return }
-            _ = request.model
+            member.propose(.put(request))
         case 2:
             guard let request = decode(Etcdserverpb_DeleteRangeRequest.self), (try? RequestChecks.delete(request)) != nil else { return }
-            _ = request.model
+            member.propose(.deleteRange(request))
         case 3:
             guard let request = decode(Etcdserverpb_TxnRequest.self), (try? RequestChecks.txn(request, maxTxnOps: 128)) != nil else { return }
-            _ = request.model
-            _ = try? Proposal(decoding: Proposal.txn(request).encoded(requestID: 1))
+            if request.writes {
+                member.propose(.txn(request))
+            } else {
+                _ = try? member.store.readOnlyTxn(request.model)
+            }
         case 4:
-            _ = decode(Etcdserverpb_WatchRequest.self)
+            guard case .createRequest(let create)? = decode(Etcdserverpb_WatchRequest.self)?.requestUnion,
+                  let watch = WatchService.watch(for: create) else { return }
+            let stream = member.store.openWatchStream()
+            defer { stream.close() }
+            _ = try? stream.create(watch)
+            member.propose(.put(Self.putRequest(key: create.key.isEmpty ? Data([0]) : create.key)))
+            for _ in 0..<4 { _ = stream.poll() }
         case 5:
-            _ = decode(Etcdserverpb_LeaseGrantRequest.self)
-            _ = decode(Etcdserverpb_LeaseKeepAliveRequest.self)
+            if let request = decode(Etcdserverpb_LeaseGrantRequest.self),
+               let grant = try? LeaseService.checkedGrant(request, minTTL: ServerConfig().minLeaseTTL, newID: member.newLeaseID) {
+                member.propose(.leaseGrant(grant))
+                member.propose(.leaseRenew(id: grant.id))
+                _ = member.store.lessor.timeToLive(grant.id)
+            }
+            if let request = decode(Etcdserverpb_LeaseRevokeRequest.self) { member.propose(.leaseRevoke(request)) }
         case 6:
+            if let request = decode(Etcdserverpb_CompactionRequest.self) { member.propose(.compaction(request)) }
             _ = decode(Etcdserverpb_AuthenticateRequest.self)
             _ = decode(Etcdserverpb_AuthRoleGrantPermissionRequest.self)
         default:
-            // A log entry's proposal, as a member decodes the entries it applies.
-            _ = try? Proposal(decoding: body)
+            // A log entry as a member decodes and applies it, whatever it holds: the applier answers or
+            // skips what it cannot apply, and never traps.
+            guard let proposal = try? Proposal(decoding: body) else { return }
+            member.propose(proposal)
         }
+    }
+
+    /// A put of `key` (watch inputs write the key they watch).
+    private static func putRequest(key: Data) -> Etcdserverpb_PutRequest {
+        var put = Etcdserverpb_PutRequest()
+        put.key = key
+        put.value = Data("fuzz".utf8)
+        return put
     }
 
     private static func v2(_ bytes: [UInt8]) {
@@ -106,7 +146,19 @@ package enum FuzzTarget: String, CaseIterable, Sendable {
         let uri = String(decoding: rest[..<split], as: UTF8.self)
         let body = Array(rest[split...].dropFirst())
         let contentType = first & 0x80 == 0 ? "application/x-www-form-urlencoded" : nil
-        _ = try? V2HTTPRequest.parse(method: methods[Int(first & 0x7F) % methods.count], uri: uri, contentType: contentType, body: body, now: 0)
+        let now = Int64(Date().timeIntervalSince1970 * 1e9)
+        guard let request = try? V2HTTPRequest.parse(method: methods[Int(first & 0x7F) % methods.count], uri: uri, contentType: contentType,
+                                                     body: body, now: now),
+              let member = leader else { return }
+        member.beginInput()
+        switch request.kind {
+        case .write(let write):
+            member.propose(.v2(write))
+        case .read(let recursive, let sorted, _):
+            member.propose(.v2(V2Request(method: .quorumGet, path: request.path, recursive: recursive, sorted: sorted, time: now)))
+        case .watch:
+            break
+        }
     }
 }
 

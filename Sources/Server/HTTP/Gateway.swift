@@ -130,18 +130,20 @@ struct Gateway: Sendable {
         guard case .createRequest(let create)? = request.requestUnion else {
             return Self.failure(RPCError(code: .invalidArgument, message: "etcdserver: no create_request in the watch request"))
         }
-        var watch = WatchRequest(key: create.key.isEmpty ? [0] : [UInt8](create.key), rangeEnd: [UInt8](create.rangeEnd))
-        watch.startRevision = create.startRevision
-        watch.prevKV = create.prevKv
-        watch.noPut = create.filters.contains(.noput)
-        watch.noDelete = create.filters.contains(.nodelete)
-        do {
-            try member.authorize { state, user in state.permits(user, write: false, key: watch.key, rangeEnd: watch.rangeEnd) }
-        } catch {
-            return Self.failure(EtcdError.map(error))
+        let watch = WatchService.watch(for: create)
+        if let watch {
+            do {
+                try member.authorize { state, user in state.permits(user, write: false, key: watch.key, rangeEnd: watch.rangeEnd) }
+            } catch {
+                return Self.failure(EtcdError.map(error))
+            }
         }
         let stream = member.store.openWatchStream()
-        _ = try? stream.create(watch)
+        if let watch {
+            _ = try? stream.create(watch)
+        } else {
+            stream.reject(reason: "mvcc: watcher range is empty")
+        }
         let member = self.member
         let (lines, continuation) = AsyncStream<String>.makeStream()
         let pump = Task {
