@@ -26,6 +26,9 @@ public final class EtcdClient: Sendable {
         public var endpoints: [String]
         /// The deadline of each call unless the call says otherwise.
         public var requestTimeout: Duration = .seconds(5)
+        /// The deadline of the start: authenticating with `credentials` before the first call
+        /// (etcdctl's `--dial-timeout`); nil: `requestTimeout`.
+        public var dialTimeout: Duration?
         /// Requests fail with "etcdserver: no leader" rather than wait while the member has none
         /// (etcd's `WithRequireLeader`).
         public var requireLeader = false
@@ -194,8 +197,10 @@ public final class EtcdClient: Sendable {
         var request = Etcdserverpb_AuthenticateRequest()
         request.name = credentials.user
         request.password = credentials.password
+        var callOptions = options
+        if initial, let dialTimeout = configuration.dialTimeout { callOptions.timeout = dialTimeout }
         do {
-            let response = try await auth.authenticate(request, options: options)
+            let response = try await auth.authenticate(request, options: callOptions)
             token.withLock { $0 = response.token }
         } catch let error as RPCError where initial && error.message == "etcdserver: authentication is not enabled" {
             token.withLock { $0 = nil }

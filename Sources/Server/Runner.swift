@@ -37,6 +37,14 @@ public enum ServerRunner {
         transportConfig.rpc.maxRequestPayloadSize = config.maxRequestBytes + 512 * 1024
         // Measured (NOTES.md): coalescing flushes only adds latency for sequential clients.
         transportConfig.connection.flushCoalescing = nil
+        // etcd's keepalive flags; as in etcd, a value of zero or less leaves gRPC's default.
+        let keepaliveGiven = config.grpcKeepAliveInterval > .zero && config.grpcKeepAliveTimeout > .zero
+        transportConfig.connection.keepalive = .init(
+            time: keepaliveGiven ? config.grpcKeepAliveInterval : .seconds(2 * 60 * 60),
+            timeout: keepaliveGiven ? config.grpcKeepAliveTimeout : .seconds(20),
+            clientBehavior: .init(
+                minPingIntervalWithoutCalls: config.grpcKeepAliveMinTime > .zero ? config.grpcKeepAliveMinTime : .seconds(5 * 60),
+                allowWithoutCalls: false))
         // gRPC and plain HTTP (/health, /version, /metrics) share each client URL, as in etcd.
         let endpoints = HTTPEndpoints(member: member)
         let transports = try listenURLs.map { url in
@@ -131,8 +139,13 @@ struct ListenURL {
     init(parsing url: String) throws {
         guard let schemeEnd = url.range(of: "://") else { throw ConfigError("invalid URL \"\(url)\": missing scheme") }
         scheme = String(url[..<schemeEnd.lowerBound])
-        guard scheme == "http" || scheme == "unix" else {
-            throw ConfigError("listen URL \"\(url)\": only http:// is supported so far (TLS arrives with the auth and TLS issue)")
+        switch scheme {
+        case "http", "unix":
+            break
+        case "https", "unixs":
+            throw ConfigError("listen URL \"\(url)\": setcd does not support \(scheme):// URLs yet; use \(scheme.dropLast())://")
+        default:
+            throw ConfigError("URL scheme must be http, https, unix, or unixs: \(url)")
         }
         var rest = url[schemeEnd.upperBound...]
         if let slash = rest.firstIndex(of: "/") { rest = rest[..<slash] }

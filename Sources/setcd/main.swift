@@ -2,48 +2,51 @@ import Foundation
 import Logging
 import Server
 
-/// `setcd`: one member of an etcd-compatible cluster, started with etcd's flags.
-let usage = """
-Usage:
+// `setcd`: one member of an etcd-compatible cluster, started with etcd's flags.
 
-  setcd [flags]
-    Start a setcd member (etcd's flags and ETCD_* environment variables).
-
-  setcd --version
-    Show the version of setcd.
-"""
-
-let parsed: (config: ServerConfig, warnings: [String], version: Bool)
-do {
-    parsed = try Flags.parse(Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment)
-} catch FlagError.help {
-    print(usage)
-    exit(0)
-} catch {
-    FileHandle.standardError.write(Data("\(error)\n\(usage)\n".utf8))
-    exit(2)
-}
-do {
-    try parsed.config.validate()
-} catch {
-    FileHandle.standardError.write(Data("error verifying flags, \(error). See 'setcd --help'.\n".utf8))
+/// Refuses to start as etcd refuses a configuration it cannot run with: one line, exit status 1.
+func refuseStart(_ reason: String) -> Never {
+    FileHandle.standardError.write(Data("error verifying flags, \(reason). See 'setcd --help'.\n".utf8))
     exit(1)
 }
 
-if parsed.version {
+// In etcd's order: the command line (a malformed one prints the usage, exit 2), then --version, which
+// answers before anything else is read or checked, then the ETCD_* variables and the checks (exit 1).
+var flags: Flags
+do {
+    flags = try Flags(commandLine: Array(CommandLine.arguments.dropFirst()))
+} catch FlagError.help {
+    FileHandle.standardError.write(Data("\(Help.usage)\n\n".utf8))
+    print("\n\(Help.flags)\n")
+    exit(0)
+} catch let error as ConfigError {
+    refuseStart("\(error)")
+} catch {
+    FileHandle.standardError.write(Data("\(error)\n\(Help.usage)\n\n".utf8))
+    exit(2)
+}
+if flags.showVersion {
     print("setcd Version: 0.1.0\netcd API Version: 3.5")
     exit(0)
 }
+do {
+    try flags.readEnvironment(ProcessInfo.processInfo.environment)
+    try flags.verify()
+} catch {
+    refuseStart("\(error)")
+}
 
+let config = flags.config
+let logLevel = Logger.Level(etcdLevel: config.debug ? "debug" : config.logLevel)
 LoggingSystem.bootstrap { label in
     var handler = StreamLogHandler.standardError(label: label)
-    handler.logLevel = Logger.Level(etcdLevel: parsed.config.logLevel)
+    handler.logLevel = logLevel
     return handler
 }
 var logger = Logger(label: "setcd")
-for warning in parsed.warnings { logger.warning("\(warning)") }
+if config.debug { logger.warning("--debug is deprecated; use --log-level=debug instead") }
+for warning in flags.warnings { logger.warning("\(warning)") }
 
-let config = parsed.config
 let serving = Task {
     try await ServerRunner.run(config: config, logger: logger)
 }
@@ -67,20 +70,19 @@ Task {
         exit(0)
     } catch {
         logger.critical("setcd stopped: \(error)")
-        FileHandle.standardError.write(Data("setcd: \(error)\n".utf8))
         exit(1)
     }
 }
 dispatchMain()
 
 extension Logger.Level {
-    /// etcd's log levels (debug, info, warn, error, panic, fatal).
+    /// etcd's log levels (`ServerConfig.logLevels`; `validate` refuses any other).
     init(etcdLevel: String) {
         switch etcdLevel {
         case "debug": self = .debug
         case "warn": self = .warning
         case "error": self = .error
-        case "panic", "fatal": self = .critical
+        case "dpanic", "panic", "fatal": self = .critical
         default: self = .info
         }
     }

@@ -142,7 +142,9 @@ struct GlobalOptions: ParsableArguments {
                 return try await body(client)
             }
         } catch let error where !connected.withLock({ $0 }) && configuration.credentials != nil {
-            throw CtlError(code: ExitCode.badConnection, message: describe(error))
+            // As etcdctl: authentication at the start that runs out of time is a dial that timed out.
+            let timedOut = (error as? RPCError)?.code == .deadlineExceeded
+            throw CtlError(code: ExitCode.badConnection, message: timedOut ? "context deadline exceeded" : describe(error))
         }
     }
 
@@ -152,13 +154,22 @@ struct GlobalOptions: ParsableArguments {
             throw CtlError(code: ExitCode.badFeature, message: "DNS SRV discovery (--discovery-srv) is not supported by setcdctl; give --endpoints")
         }
         var configuration = EtcdClient.Configuration(endpoints: endpointList)
-        guard let timeout = parseGoDuration(commandTimeout) else {
-            throw CtlError(code: ExitCode.badArgs, message: "invalid argument \"\(commandTimeout)\" for \"--command-timeout\" flag")
-        }
-        configuration.requestTimeout = timeout
+        configuration.requestTimeout = try Self.duration(commandTimeout, flag: "--command-timeout")
+        // As etcdctl: the dial timeout bounds the start (authentication); zero or less bounds nothing more.
+        let dial = try Self.duration(dialTimeout, flag: "--dial-timeout")
+        configuration.dialTimeout = dial > .zero ? dial : nil
         configuration.credentials = credentials()
         configuration.tls = try tls
         return configuration
+    }
+
+    /// A duration flag read as etcdctl reads it (Go's syntax); a malformed one is refused with etcdctl's text.
+    static func duration(_ text: String, flag: String) throws -> Duration {
+        do {
+            return .nanoseconds(try GoDurationParser.nanoseconds(text))
+        } catch {
+            throw CtlError(code: ExitCode.error, message: "invalid argument \"\(text)\" for \"\(flag)\" flag: \(error)")
+        }
     }
 
     /// The global flags' spellings on a command line.

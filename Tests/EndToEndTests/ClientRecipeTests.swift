@@ -1,5 +1,6 @@
 import Client
 import Foundation
+import Synchronization
 import Testing
 
 extension EndToEnd.ClientLibrary {
@@ -12,19 +13,25 @@ extension EndToEnd.ClientLibrary {
         try server.start()
         let ctl = try Binaries.etcdctl()
         let environment = childEnvironment(["ETCDCTL_API": "3"])
-        // etcdctl holds the lock while its command runs for 3 s.
-        let holder = try Subprocess(ctl, ["--endpoints=\(server.clientAddress)", "lock", "shared", "--", "/bin/sh", "-c", "echo held; sleep 3"],
+        // etcdctl holds the lock while its command runs for 3 s (the deliberate hold the client must wait
+        // out); the command's last act, before etcdctl unlocks, is to create `released`.
+        let released = server.root + "/released"
+        let holder = try Subprocess(ctl, ["--endpoints=\(server.clientAddress)", "lock", "shared", "--", "/bin/sh", "-c",
+                                          "echo held; sleep 3; touch \"$0\"", released],
                                     environment: environment)
         #expect(holder.waitForStdout(seconds: 10) { $0.contains("held") }, "etcdctl did not take the lock")
-        let held = Date()
         try await EtcdClient.withClient(.init(endpoints: [server.clientAddress])) { client in
             let session = try await Client.Session(client: client, ttl: 10)
             let mutex = EtcdMutex(session: session, name: "shared")
             try await mutex.lock()
-            #expect(Date().timeIntervalSince(held) > 2.5, "the client got the lock while etcdctl held it")
+            // Checked by order, not by time: etcdctl's command had finished when the client got the lock.
+            #expect(FileManager.default.fileExists(atPath: released), "the client got the lock while etcdctl held it")
             // Now etcdctl waits for the client.
             let contender = try Subprocess(ctl, ["--endpoints=\(server.clientAddress)", "lock", "shared", "echo", "acquired"], environment: environment)
-            try await Task.sleep(for: .seconds(1.5))
+            /// Waits until etcdctl has queued for the lock (its key beside the client's), so that it is seen
+            /// waiting, not still starting.
+            let queued = try await waitUntilAsync(seconds: 20) { try await client.get("shared/", .prefix, .countOnly).count == 2 }
+            #expect(queued, "etcdctl never queued for the lock")
             #expect(contender.isRunning && !contender.stdout.contains("acquired"), "etcdctl got the lock while the client held it")
             try await mutex.unlock()
             #expect(contender.waitForStdout(seconds: 10) { $0.contains("acquired") }, "etcdctl never got the released lock")
@@ -49,7 +56,10 @@ extension EndToEnd.ClientLibrary {
             _ = observer.stop()
             // etcdctl campaigns and waits while the client leads.
             let candidate = try Subprocess(ctl, ["--endpoints=\(server.clientAddress)", "elect", "office", "go"], environment: environment)
-            try await Task.sleep(for: .seconds(1.5))
+            /// Waits until etcdctl is campaigning (its key beside the client's), so that it is seen waiting, not
+            /// still starting.
+            let campaigning = try await waitUntilAsync(seconds: 20) { try await client.get("office/", .prefix, .countOnly).count == 2 }
+            #expect(campaigning, "etcdctl never campaigned")
             #expect(!candidate.stdout.contains("go"), "etcdctl was elected while the client led")
             try await election.resign()
             #expect(candidate.waitForStdout(seconds: 10) { $0.contains("\ngo\n") }, "etcdctl was never elected: \(candidate.stdout)")
@@ -131,21 +141,42 @@ extension EndToEnd.ClientLibrary {
                 }
                 return count
             }
-            try await Task.sleep(for: .seconds(5))
-            #expect(try await client.get("held").kvs.count == 1, "the key outlived its 2 s lease while kept alive")
+            // The behaviour, not the renewal rate: through 5 s (2.5 times the TTL) the key and its lease stay,
+            // looked at every half second. The 5 s are the point (outliving the TTL), not a wait for readiness.
+            var lapse: String?
+            for step in 1...10 where lapse == nil {
+                try await Task.sleep(for: .milliseconds(500))
+                let key = try await client.get("held").kvs.count
+                let remaining = try await client.timeToLive(lease).ttl
+                if key != 1 || remaining < 0 {  // -1: no such lease (a remaining 0 may just round down)
+                    lapse = "after \(step * 500) ms: key count \(key), remaining TTL \(remaining)"
+                }
+            }
+            #expect(lapse == nil, "the key outlived its 2 s lease while kept alive: \(lapse ?? "")")
             // Revoking the lease ends the stream.
             _ = try await client.revokeLease(lease)
             let count = try await renewals.value
-            #expect(count >= 5, "renewed every third of the TTL: \(count)")
+            #expect(count >= 1, "the keep-alive stream yielded no renewal")
             #expect(try await client.get("held").kvs.isEmpty)
 
             // Without keep-alives a lease runs out.
             let short = try await client.grantLease(ttl: 2).id
-            let stopped = Task { for try await _ in client.keepAlive(short) {} }
-            try await Task.sleep(for: .seconds(1))
+            let renewed = Flag()
+            let stopped = Task { for try await _ in client.keepAlive(short) { renewed.set() } }
+            /// Waits until the stream has renewed the lease once, so that the keep-alives that stop below had
+            /// started.
+            #expect(try await waitUntilAsync(seconds: 20) { renewed.isSet }, "the keep-alive stream never renewed the lease")
             stopped.cancel()
+            // The 4 s are the point: twice the TTL after the keep-alives stopped, not a wait for readiness.
             try await Task.sleep(for: .seconds(4))
             #expect(try await client.timeToLive(short).ttl == -1, "lease expired after its keep-alives stopped")
         }
     }
+}
+
+/// A flag set from one task and read from another.
+private final class Flag: Sendable {
+    private let value = Mutex(false)
+    func set() { value.withLock { $0 = true } }
+    var isSet: Bool { value.withLock { $0 } }
 }

@@ -38,9 +38,14 @@ extension EndToEnd {
             defer { _ = etcd.stop() }
             let tlsFlags = ["--cacert=\(root)/ca.pem", "--cert=\(root)/client.pem", "--key=\(root)/client.key"]
             func run(_ binary: String, _ args: [String]) -> CommandResult {
-                (try? Subprocess.run(binary, ["--endpoints=https://127.0.0.1:\(client)", "--dial-timeout=2s", "--command-timeout=3s"] + args,
-                                     environment: childEnvironment(["ETCDCTL_API": "3"]), timeout: 20))
-                    ?? CommandResult(stdout: "", stderr: "cannot run", exitCode: -1, timedOut: false)
+                do {
+                    return try Subprocess.run(binary, ["--endpoints=https://127.0.0.1:\(client)", "--dial-timeout=2s", "--command-timeout=3s"] + args,
+                                              environment: childEnvironment(["ETCDCTL_API": "3"]), timeout: 20)
+                } catch {
+                    // etcdctl and setcdctl would both give this placeholder: fail loudly instead of comparing equal.
+                    Issue.record("cannot run \(binary): \(error)")
+                    return CommandResult(stdout: "", stderr: "cannot run", exitCode: -1, timedOut: false)
+                }
             }
             let etcdctl = try Binaries.etcdctl()
             let setcdctl = try Binaries.setcdctl()

@@ -48,7 +48,7 @@ extension EndToEnd {
         }
 
         @Test func catalogue() async throws {
-            let cluster = try ClusterProcess(.setcd, size: 3)
+            let cluster = try ClusterProcess(.setcd, size: 3, extraArguments: ["--enable-v2"])
             defer { cluster.cleanUp() }
             try cluster.start()
             let pids = cluster.members.map(\.pid)
@@ -141,6 +141,17 @@ extension EndToEnd {
                              "\(granted.value) granted, \(refused.value) refused")
                 #expect(granted.value + refused.value == 20_000)
                 try checkMembers(after: "the lease grant storm")
+
+                // Every numeric field of every v3 request at the extremes, then v2 and gateway requests.
+                let v3 = try await Self.sendExtremeV3Integers(etcd)
+                outcomes.add("every int64, uint64 and enum field of every v3 request at its extremes (limits, revisions, TTLs, lease and member ids, sort, compare, alarm, watch)",
+                             "\(v3.requests) requests answered (\(v3.errors) with etcd errors)")
+                try checkMembers(after: "extreme v3 integers")
+                let http = try Self.sendExtremeHTTPIntegers(endpoint: cluster.members[1].endpoint)
+                outcomes.add("v2 ttl, prevIndex, waitIndex and gateway limit, revision, TTL, ID at extremes (2^64, -0, +1, 1e3 …)",
+                             "\(http.answered) of \(http.requests) answered over HTTP")
+                #expect(http.answered == http.requests)
+                try checkMembers(after: "extreme v2 and gateway integers")
             }
 
             // A million watches on one stream, from a client that reads every answer (HTTP/2 by hand:
@@ -193,6 +204,13 @@ extension EndToEnd {
                 #expect(garbage.stdout.contains(" 0 still open"), "\(garbage.stdout)")
             }
             try checkMembers(after: "garbage bytes")
+
+            // Raft messages no correct member sends, on every member's peer port.
+            let implausible = try cluster.sendImplausiblePeerMessages()
+            outcomes.add("implausible raft messages on the peer port (empty proposal, commit past the log, term 0 and 2^64-1, entries that skip, a snapshot on the messages stream, forged timeoutNow and readIndexResp, wrong addressee or sender)",
+                         implausible == "all" ? "each dropped, its connection closed" : implausible)
+            #expect(implausible == "all")
+            try checkMembers(after: "implausible peer messages")
 
             // Nothing acknowledged was lost; the members agree.
             try await EtcdClient.withClient(configuration) { etcd in

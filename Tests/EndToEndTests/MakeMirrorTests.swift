@@ -21,8 +21,12 @@ extension EndToEnd {
             let mirrorClient = sourceFlavor == .setcd ? try Binaries.setcdctl() : etcdctl
             let environment = childEnvironment(["ETCDCTL_API": "3"])
             func ctl(_ server: ServerProcess, _ args: [String]) -> CommandResult {
-                (try? Subprocess.run(etcdctl, ["--endpoints=\(server.clientAddress)"] + args, environment: environment, timeout: 20))
-                    ?? CommandResult(stdout: "", stderr: "cannot run etcdctl", exitCode: -1, timedOut: false)
+                do {
+                    return try Subprocess.run(etcdctl, ["--endpoints=\(server.clientAddress)"] + args, environment: environment, timeout: 20)
+                } catch {
+                    Issue.record("cannot run etcdctl: \(error)")
+                    return CommandResult(stdout: "", stderr: "cannot run etcdctl", exitCode: -1, timedOut: false)
+                }
             }
             for i in stride(from: 0, to: 1500, by: 100) {
                 // 1,500 keys in txns of 100: more than one batch of the initial copy.

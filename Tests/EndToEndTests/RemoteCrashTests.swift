@@ -1,11 +1,5 @@
 import Foundation
-import NIOCore
-import Raft
-@testable import Server
 import Testing
-#if canImport(Glibc)
-import Glibc
-#endif
 
 extension EndToEnd {
     /// Requests that once took a whole setcd cluster down, each answered now as etcd 3.4 answers it, on
@@ -80,80 +74,13 @@ extension EndToEnd {
             //    them (setcd's peer protocol; etcd's rafthttp is another protocol, and etcd's raft panics on
             //    both messages too, so etcd's members are not sent them).
             if flavor == .setcd {
-                let closed = try sendHostilePeerMessages(to: cluster)
+                let closed = try cluster.sendImplausiblePeerMessages()
                 record("hostile peer messages: connections cut off", closed)
             } else {
                 record("hostile peer messages: connections cut off", "all")
             }
             checkCluster(after: "hostile peer messages")
             return steps
-        }
-
-        /// Sends each member, from a connection naming another member, messages the Raft core would trap
-        /// on: an empty proposal, a heartbeat committing far past the log, a message for another member, and
-        /// a vote request from a member that does not exist. Returns "all" if every connection was closed
-        /// by the member, or which were not.
-        private func sendHostilePeerMessages(to cluster: ClusterProcess) throws -> String {
-            let list = cluster.ctl(["member", "list", "-w", "json"])
-            guard let object = try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [String: Any],
-                  let header = object["header"] as? [String: Any], let clusterID = (header["cluster_id"] as? NSNumber)?.uint64Value,
-                  let term = (header["raft_term"] as? NSNumber)?.uint64Value,
-                  let members = object["members"] as? [[String: Any]]
-            else { throw HarnessError("cannot read member list: \(list.stdout) \(list.stderr)") }
-            let ids = members.compactMap { ($0["ID"] as? NSNumber)?.uint64Value }
-            let byPeerPort = Dictionary(uniqueKeysWithValues: members.compactMap { member -> (Int, UInt64)? in
-                guard let id = (member["ID"] as? NSNumber)?.uint64Value, let url = (member["peerURLs"] as? [String])?.first,
-                      let port = URL(string: url)?.port else { return nil }
-                return (port, id)
-            })
-            var open: [String] = []
-            for member in cluster.members {
-                guard let target = byPeerPort[member.peerPort], let sender = ids.first(where: { $0 != target }) else {
-                    throw HarnessError("no member id for \(member.name)")
-                }
-                let messages: [(String, Message)] = [
-                    ("empty proposal", Message(type: .prop, to: target, from: sender, term: term)),
-                    ("heartbeat committing index 2^40", Message(type: .heartbeat, to: target, from: sender, term: term, commit: 1 << 40)),
-                    ("append for another member", Message(type: .app, to: target &+ 1, from: sender, term: term)),
-                    ("vote request from a stranger", Message(type: .vote, to: target, from: 0xdead_beef, term: term + 1, logTerm: term, index: 1 << 40)),
-                ]
-                for (what, message) in messages {
-                    var frames = ByteBuffer()
-                    PeerFrameEncoder.encode(.hello(clusterID: clusterID, from: sender, channel: .messages), into: &frames)
-                    PeerFrameEncoder.encode(.message(RaftWire.encode(message)), into: &frames)
-                    if !Self.sendAndWaitForClose(Array(frames.readableBytesView), port: member.peerPort, seconds: 5) {
-                        open.append("\(member.name): \(what)")
-                    }
-                }
-            }
-            return open.isEmpty ? "all" : "still open: " + open.joined(separator: "; ")
-        }
-
-        /// Connects to 127.0.0.1:`port`, sends `bytes`, and waits up to `seconds` for the other side to close.
-        static func sendAndWaitForClose(_ bytes: [UInt8], port: Int, seconds: Double) -> Bool {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            guard fd >= 0 else { return false }
-            defer { close(fd) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(port).bigEndian)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            guard connected == 0 else { return false }
-            guard bytes.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == bytes.count else { return false }
-            let deadline = Date().addingTimeInterval(seconds)
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            while Date() < deadline {
-                var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-                guard poll(&poller, 1, 100) >= 0 else { return false }
-                if poller.revents != 0 {
-                    let n = recv(fd, &buffer, buffer.count, 0)
-                    if n <= 0 { return true }
-                }
-            }
-            return false
         }
 
         /// etcdctl's stderr without its JSON log lines.

@@ -270,6 +270,8 @@ private func withEnvironment(_ s: Session, _ variables: [String: String], _ args
     do {
         result = try Subprocess.run(s.etcdctlPath, s.globalArguments + args, environment: environment)
     } catch {
+        // Both clients would record the same placeholder: fail loudly instead of comparing equal.
+        s.fail("\(s.flavor): cannot run \(s.etcdctlPath): \(error)")
         result = CommandResult(stdout: "", stderr: "harness: cannot run the client: \(error)", exitCode: -1, timedOut: false)
     }
     let assignments = variables.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")

@@ -113,7 +113,9 @@ extension EndToEnd {
                 try s.watch(["w/", "--prefix", "--rev", "2"], events: 3)
                 try s.watch(["w/", "--prefix", "--rev", "2", "--prev-kv", "-w", "json"], events: 3)
                 try s.watch(["w/a", "w/c", "--rev", "3"], events: 1)
-                try s.watch(["w/", "--prefix"], events: 2, settle: 1.5) {
+                // A live watch, confirmed in place by puts of w/probe (a key nothing else here reads) before
+                // the writes it should see.
+                try s.watch(["w/", "--prefix"], events: 2, probe: "w/probe") {
                     s.ctlUnrecorded(["put", "w/c", "3"])
                     s.ctlUnrecorded(["del", "w/b"])
                 }
@@ -187,22 +189,31 @@ extension EndToEnd {
         @Test(arguments: [Flavor.etcd, .setcd])
         func watchExecCommandAndInteractiveMatchEtcdctl(_ flavor: Flavor) throws {
             try clientDifferential(flavor) { s in
-                func stopped(_ child: Subprocess, _ label: String) {
-                    s.record(label, Session.render(child.stop()).replacingOccurrences(of: #"^exit: [^\n]*\n"#, with: "", options: .regularExpression))
+                /// Stops a background client and records what it printed (`clean` leaves out what probe puts made
+                /// it print).
+                func stopped(_ child: Subprocess, _ label: String, _ clean: (String) -> String = { $0 }) {
+                    var result = child.stop()
+                    result.stdout = clean(result.stdout)
+                    s.record(label, Session.render(result).replacingOccurrences(of: #"^exit: [^\n]*\n"#, with: "", options: .regularExpression))
                 }
                 // An exec-command runs once per event with the event in its environment.
                 let exec = try s.background(["watch", "wx", "--", "sh", "-c",
                                              "echo \"rev=$ETCD_WATCH_REVISION type=$ETCD_WATCH_EVENT_TYPE key=$ETCD_WATCH_KEY val=$ETCD_WATCH_VALUE\""])
-                Thread.sleep(forTimeInterval: 1.5)
+                /// Waits until the watch is in place: unrecorded puts of wx until it has printed one and its
+                /// command has echoed the last (`val="..."`: the variable holds the value Go-quoted); what the
+                /// probes made it print is left out below.
+                let execProbes = s.confirmLiveWatches([exec], probing: "wx") { "val=\"\($0)\"" }
+                let execProbePart = execProbes?.printed[0] ?? 0
                 s.ctlUnrecorded(["put", "wx", "a\"b"])
                 s.ctlUnrecorded(["del", "wx"])
-                s.record("exec-command ran for both events", "\(exec.waitForStdout(seconds: 10) { $0.components(separatedBy: "rev=").count >= 3 })")
-                stopped(exec, "watch wx -- sh -c echo (background)")
+                s.record("exec-command ran for both events", "\(exec.waitForStdout(seconds: 10) { Session.dropping(execProbePart, from: $0).components(separatedBy: "rev=").count >= 3 })")
+                stopped(exec, "watch wx -- sh -c echo (background)") { Session.dropping(execProbePart, from: $0) }
                 // A failing exec-command ends the watch with its error.
                 let failing = try s.background(["watch", "wy", "--", "sh", "-c", "exit 3"])
-                Thread.sleep(forTimeInterval: 1.5)
-                s.ctlUnrecorded(["put", "wy", "1"])
-                s.record("watch ended after the failing command", "\(failing.wait(seconds: 10))")
+                /// Waits for the watch to be in place by its own effect: puts wy (unrecorded, once a second,
+                /// the same number on both servers) until the watch, having run the failing command, ends.
+                let ended = s.repeatWrite({ _ in _ = s.ctlUnrecorded(["put", "wy", "1"]) }, until: { _ in !failing.isRunning }).noticed
+                s.record("watch ended after the failing command", "\(ended)")
                 stopped(failing, "watch wy -- sh -c 'exit 3' (background)")
                 s.ctl("watch", "wx", "--")
 
@@ -211,13 +222,21 @@ extension EndToEnd {
                 interactive.writeStdin("watch --rev 2 wx\n")
                 interactive.writeStdin("bogus line\n")
                 interactive.writeStdin("watch\n")
-                s.record("history arrived", "\(interactive.waitForStdout(seconds: 10) { countWatchEvents($0) >= 2 })")
+                // The history of wx: the probe puts above, the put and the delete.
+                let history = (execProbes?.values.count ?? 0) + 2
+                s.record("history arrived", "\(interactive.waitForStdout(seconds: 10) { countWatchEvents($0) >= history })")
                 interactive.writeStdin("watch --prefix z\n")
-                Thread.sleep(forTimeInterval: 1.5)
+                /// Waits until the new watch is in place: unrecorded puts of z0 until it prints one; their
+                /// events (simple format: PUT, key, value) are left out of the record.
+                let zProbes = s.confirmLiveWatches([interactive], probing: "z0")?.values ?? []
                 s.ctlUnrecorded(["put", "z1", "v"])
-                s.record("live event arrived", "\(interactive.waitForStdout(seconds: 10) { countWatchEvents($0) >= 3 })")
+                s.record("live event arrived", "\(interactive.waitForStdout(seconds: 10) { $0.contains("PUT\nz1\nv\n") })")
+                /// Not a wait for readiness: a short window after the expected event, in which extra or duplicate
+                /// events would show.
                 Thread.sleep(forTimeInterval: 0.3)
-                stopped(interactive, "watch -i (background)")
+                stopped(interactive, "watch -i (background)") { output in
+                    zProbes.reduce(output) { $0.replacingOccurrences(of: "PUT\nz0\n\($1)\n", with: "") }
+                }
             }
         }
 
@@ -239,6 +258,10 @@ extension EndToEnd {
                 let holder = try s.background(["lock", "L"])
                 s.record("holder printed its key", "\(holder.waitForStdout(seconds: 10) { $0.hasPrefix("L/") })")
                 let waiter = try s.background(["lock", "L", "--", "echo", "second holder ran"])
+                /// Waits until the second locker has queued (its key beside the holder's), so that what follows
+                /// checks a locker that is waiting, not one still starting.
+                s.record("second locker queued", "\(waitUntil(seconds: 20) { keyCount(s, under: "L/") == 2 })")
+                // The 1 s is the window in which the queued locker must not run (a negative observation).
                 s.record("second locker still waiting after 1 s", "\(!waiter.waitForStdout(seconds: 1) { $0.contains("ran") })")
                 holder.signal(SIGINT)
                 s.record("second locker ran once the holder was interrupted", "\(waiter.waitForStdout(seconds: 10) { $0.contains("ran") })")
@@ -250,10 +273,16 @@ extension EndToEnd {
                 s.ctl("elect", "E")
                 s.ctl("elect", "-l", "E", "proposal")
                 let observer = try s.background(["elect", "-l", "E"])
-                Thread.sleep(forTimeInterval: 0.5)
                 let first = try s.background(["elect", "E", "one"])
                 s.record("first candidate elected", "\(first.waitForStdout(seconds: 10) { $0.contains("one") })")
+                /// Waits until the observer is in place: it prints the first leader (whether it started observing
+                /// before or after the election), before that leader resigns below.
+                s.record("observer saw the first leader", "\(observer.waitForStdout(seconds: 10) { $0.contains("one") })")
                 let second = try s.background(["elect", "E", "two"])
+                /// Waits until the second candidate has queued (its key beside the leader's), so that what follows
+                /// checks a candidate that is waiting, not one still starting.
+                s.record("second candidate queued", "\(waitUntil(seconds: 20) { keyCount(s, under: "E/") == 2 })")
+                // The 1 s is the window in which the queued candidate must not be elected (a negative observation).
                 s.record("second candidate not elected after 1 s", "\(!second.waitForStdout(seconds: 1) { $0.contains("two") })")
                 first.signal(SIGINT)
                 s.record("second candidate elected after the first resigned", "\(second.waitForStdout(seconds: 10) { $0.contains("two") })")
@@ -300,7 +329,9 @@ extension EndToEnd.Setcdctl {
             // A session of its own (setsid), so the signal reaches the client and its command but not the tests.
             let holder = try Subprocess("/usr/bin/setsid", [s.etcdctlPath] + s.globalArguments + ["lock", "L", "--", "sleep", "30"],
                                         environment: childEnvironment(["ETCDCTL_API": "3"]))
-            Thread.sleep(forTimeInterval: 2)
+            /// Waits until the client holds the lock and runs its command (`sleep`, a process under the client),
+            /// so that Ctrl-C interrupts the command, not the client still acquiring the lock.
+            s.record("lock command running", "\(waitUntil(seconds: 20) { descendantCommands(of: holder.pid).contains("sleep") })")
             kill(-holder.pid, SIGINT)
             s.record("lock ended within 10 s of SIGINT", "\(holder.wait(seconds: 10))")
             s.record("lock L -- sleep 30 (interrupted)", Session.render(holder.stop()))

@@ -11,8 +11,14 @@ extension EndToEnd {
         static func http(_ s: Session, _ method: String, _ path: String, _ form: [String] = [], label: String? = nil) -> String {
             var args = ["-si", "-X", method, "http://\(s.server.clientAddress)\(path)"]
             for field in form { args += ["--data-urlencode", field] }
-            let result = (try? Subprocess.run("/usr/bin/curl", args, timeout: 20))
-                ?? CommandResult(stdout: "", stderr: "curl failed", exitCode: -1, timedOut: false)
+            let result: CommandResult
+            do {
+                result = try Subprocess.run("/usr/bin/curl", args, timeout: 20)
+            } catch {
+                // Both servers would record the same placeholder: fail loudly instead of comparing equal.
+                s.fail("\(s.flavor): cannot run /usr/bin/curl (tools/install-deps.sh --test installs it): \(error)")
+                result = CommandResult(stdout: "", stderr: "curl failed", exitCode: -1, timedOut: false)
+            }
             var lines: [String] = []
             let response = result.stdout.replacingOccurrences(of: "\r\n", with: "\n")
             // An expiration time's length varies (Go drops trailing zeros of the fraction), and so does the length.
@@ -39,10 +45,45 @@ extension EndToEnd {
 
         /// `ETCDCTL_API=2 etcdctl` against the session's server.
         static func ctl2(_ s: Session, _ args: [String]) {
-            let result = (try? Subprocess.run(try Binaries.etcdctl(), ["--endpoints", "http://\(s.server.clientAddress)"] + args,
-                                              environment: childEnvironment(["ETCDCTL_API": "2"]), timeout: 20))
-                ?? CommandResult(stdout: "", stderr: "etcdctl failed", exitCode: -1, timedOut: false)
+            let result: CommandResult
+            do {
+                result = try Subprocess.run(try Binaries.etcdctl(), ["--endpoints", "http://\(s.server.clientAddress)"] + args,
+                                            environment: childEnvironment(["ETCDCTL_API": "2"]), timeout: 20)
+            } catch {
+                // Both servers would record the same placeholder: fail loudly instead of comparing equal.
+                s.fail("\(s.flavor): cannot run etcdctl: \(error)")
+                result = CommandResult(stdout: "", stderr: "etcdctl failed", exitCode: -1, timedOut: false)
+            }
             s.record("ETCDCTL_API=2 etcdctl " + args.joined(separator: " "), Session.render(result))
+        }
+
+        /// How many v2 watchers (long polls) the server counts: `"watchers"` in /v2/stats/store, a read that
+        /// changes nothing the scenario records. Nil if it cannot be read.
+        static func watchers(_ s: Session) -> Int? {
+            let stats = try? Subprocess.run("/usr/bin/curl", ["-s", "--max-time", "5", "http://\(s.server.clientAddress)/v2/stats/store"], timeout: 10)
+            return stats?.stdout.firstMatch(of: /"watchers":(\d+)/).flatMap { Int($0.1) }
+        }
+
+        /// Waits until the server counts no v2 watcher (a long poll that was answered or stopped is gone once
+        /// the server has noticed), so that a count taken next is of the watches started next. The 20 s
+        /// deadline only keeps a server that leaks watchers from hanging the test.
+        static func waitForNoWatchers(_ s: Session) -> Bool {
+            waitUntil(seconds: 20, interval: 0.1) { watchers(s) == 0 }
+        }
+
+        /// Waits until the server counts a v2 watcher: a long poll just started is in place.
+        static func waitForAWatcher(_ s: Session) -> Bool {
+            waitUntil(seconds: 20, interval: 0.1) { (watchers(s) ?? 0) >= 1 }
+        }
+
+        /// GETs `path` (unrecorded) until the answer is v2's "Key not found" (error code 100): the key's TTL
+        /// ran out and the leader's sweep removed it. The 15 s deadline only keeps a key that never expires
+        /// from hanging the test.
+        static func waitForExpiry(_ s: Session, _ path: String) -> Bool {
+            waitUntil(seconds: 15, interval: 0.2) {
+                let get = try? Subprocess.run("/usr/bin/curl", ["-s", "--max-time", "5", "http://\(s.server.clientAddress)\(path)"], timeout: 10)
+                return get?.stdout.contains(#""errorCode":100"#) == true
+            }
         }
 
         @Test func keysOverHTTPMatchEtcd() throws {
@@ -83,7 +124,10 @@ extension EndToEnd {
                 _ = Self.http(s, "PUT", "/v2/keys/tmp?prevExist=true", ["ttl=200", "refresh=true"])
                 _ = Self.http(s, "PUT", "/v2/keys/tmp?prevExist=true", ["value=t2", "ttl="])
                 _ = Self.http(s, "PUT", "/v2/keys/short", ["value=s", "ttl=1"])
+                // The 2.5 s are the point: past the key's 1 s TTL. Then, not to depend on how soon the sweep
+                // runs, wait (unrecorded reads) until it has gone before recording the read.
                 Thread.sleep(forTimeInterval: 2.5)
+                _ = Self.waitForExpiry(s, "/v2/keys/short")
                 _ = Self.http(s, "GET", "/v2/keys/short", label: "GET /v2/keys/short after its TTL")
                 _ = Self.http(s, "GET", "/v2/keys/foo?wait=true&waitIndex=5")
                 // Bad input: etcd's error codes and messages, nothing stored changes.
@@ -116,10 +160,15 @@ extension EndToEnd {
         @Test func longPollsAndStreamsMatchEtcd() throws {
             try differential(ScenarioOptions(serverArguments: ["--enable-v2"])) { s in
                 func watch(_ query: String, _ label: String, writes: [(String, [String])], events: Int) throws {
+                    /// Waits until the long polls of earlier steps are gone, then, once this one is started,
+                    /// until the server counts its watcher: it is in place before the writes it should see.
+                    let idle = Self.waitForNoWatchers(s)
                     let child = try Subprocess("/usr/bin/curl", ["-sN", "http://\(s.server.clientAddress)/v2/keys/lp\(query)"])
-                    Thread.sleep(forTimeInterval: 1)
+                    let inPlace = Self.waitForAWatcher(s)
+                    s.record(label + " in place (counted in /v2/stats/store)", "\(idle && inPlace)")
                     for (path, form) in writes { _ = Self.http(s, "PUT", path, form, label: "write \(path) \(form) during \(label)") }
                     s.record(label + " answered", "\(child.waitForStdout(seconds: 10) { $0.components(separatedBy: "\n").count > events })")
+                    /// Not a wait for readiness: a short window after the answer, in which extra events would show.
                     Thread.sleep(forTimeInterval: 0.3)
                     s.record(label, child.stop().stdout)
                 }
@@ -127,8 +176,12 @@ extension EndToEnd {
                 try watch("?wait=true&recursive=true&stream=true", "stream on /lp", writes: [("/v2/keys/lp/a", ["value=2"]), ("/v2/keys/lp/b", ["value=3"])], events: 2)
                 try watch("?wait=true&waitIndex=1000", "wait for a future index", writes: [("/v2/keys/lp", ["value=4"])], events: 0)
                 // 1,010 more writes: the history (1,000 events) no longer reaches back to the first ones.
-                let writes = "for i in $(seq 1010); do curl -s -o /dev/null -X PUT http://\(s.server.clientAddress)/v2/keys/bulk -d value=$i; done"
-                _ = try Subprocess.run("/bin/sh", ["-c", writes], timeout: 300)
+                let writes = "for i in $(seq 1010); do /usr/bin/curl -s -o /dev/null -X PUT http://\(s.server.clientAddress)/v2/keys/bulk -d value=$i || exit 1; done"
+                let bulk = try Subprocess.run("/bin/sh", ["-c", writes], timeout: 300)
+                if bulk.exitCode != 0 {
+                    // Both servers would miss the same writes: fail loudly instead of comparing equal.
+                    s.fail("\(s.flavor): the 1,010 writes with curl failed (exit \(bulk.exitCode)): \(bulk.stderr)")
+                }
                 _ = Self.http(s, "GET", "/v2/keys/lp?wait=true&waitIndex=5", label: "wait from an index older than the history")
                 _ = Self.http(s, "GET", "/v2/keys/bulk?wait=true&waitIndex=100", label: "wait from an index still in the history")
             }
@@ -146,14 +199,18 @@ extension EndToEnd {
                 // A watch woken by a write, and one from the history.
                 let watcher = try Subprocess(try Binaries.etcdctl(), ["--endpoints", "http://\(s.server.clientAddress)", "watch", "/c/w"],
                                              environment: childEnvironment(["ETCDCTL_API": "2"]))
-                Thread.sleep(forTimeInterval: 1)
+                /// Waits until the watch is in place: the server counts its watcher (no other watch runs here).
+                s.record("watch /c/w in place (counted in /v2/stats/store)", "\(Self.waitForAWatcher(s))")
                 Self.ctl2(s, ["set", "/c/w", "hello"])
                 s.record("watch /c/w woken by the write", Session.render(watcher.finish(timeout: 10)))
                 Self.ctl2(s, ["watch", "--after-index", "5", "/c/k2"])
+                /// Waits until the watches above are gone, then, once exec-watch is started, until the server
+                /// counts its watcher: it is in place before the write it should see.
+                let idle = Self.waitForNoWatchers(s)
                 let exec = try Subprocess(try Binaries.etcdctl(), ["--endpoints", "http://\(s.server.clientAddress)", "exec-watch", "--recursive", "/c",
                                                                    "--", "sh", "-c", "echo $ETCD_WATCH_ACTION $ETCD_WATCH_KEY $ETCD_WATCH_VALUE $ETCD_WATCH_MODIFIED_INDEX"],
                                           environment: childEnvironment(["ETCDCTL_API": "2"]))
-                Thread.sleep(forTimeInterval: 1)
+                s.record("exec-watch in place (counted in /v2/stats/store)", "\(idle && Self.waitForAWatcher(s))")
                 Self.ctl2(s, ["set", "/c/k2", "b"])
                 s.record("exec-watch ran the command", "\(exec.waitForStdout(seconds: 10) { $0.contains("set /c/k2 b") })")
                 s.record("exec-watch output", exec.stop().stdout)
@@ -169,9 +226,15 @@ extension EndToEnd {
     @Suite struct Gateway {
         /// POSTs `json` and records the status and body; `comparing` names parts of the body to blank out.
         static func post(_ s: Session, _ path: String, _ json: String, comparing blanked: String? = nil) {
-            let result = (try? Subprocess.run("/usr/bin/curl", ["-s", "-w", "\n%{http_code}", "-X", "POST", "http://\(s.server.clientAddress)\(path)", "-d", json],
-                                              timeout: 20))
-                ?? CommandResult(stdout: "", stderr: "curl failed", exitCode: -1, timedOut: false)
+            let result: CommandResult
+            do {
+                result = try Subprocess.run("/usr/bin/curl", ["-s", "-w", "\n%{http_code}", "-X", "POST", "http://\(s.server.clientAddress)\(path)", "-d", json],
+                                            timeout: 20)
+            } catch {
+                // Both servers would record the same placeholder: fail loudly instead of comparing equal.
+                s.fail("\(s.flavor): cannot run /usr/bin/curl (tools/install-deps.sh --test installs it): \(error)")
+                result = CommandResult(stdout: "", stderr: "curl failed", exitCode: -1, timedOut: false)
+            }
             var lines = result.stdout.split(separator: "\n").map(String.init)
             let status = lines.popLast() ?? ""
             let bodies = lines.map { line -> String in
@@ -214,7 +277,12 @@ extension EndToEnd {
     /// everywhere (swept by the leader through the log), and all of it survives kill -9 of the leader.
     @Suite struct V2Cluster {
         static func curl(_ member: MemberProcess, _ args: [String]) -> String {
-            ((try? Subprocess.run("/usr/bin/curl", ["-s"] + args.map { $0.replacingOccurrences(of: "HOST", with: member.endpoint) }, timeout: 20))?.stdout) ?? ""
+            do {
+                return try Subprocess.run("/usr/bin/curl", ["-s"] + args.map { $0.replacingOccurrences(of: "HOST", with: member.endpoint) }, timeout: 20).stdout
+            } catch {
+                Issue.record("cannot run /usr/bin/curl (tools/install-deps.sh --test installs it): \(error)")
+                return ""
+            }
         }
 
         @Test func replicatedExpiringAndDurable() throws {
@@ -230,10 +298,16 @@ extension EndToEnd {
                 let tree = Self.curl(member, ["http://HOST/v2/keys/app?recursive=true&sorted=true&quorum=true"])
                 #expect(tree.contains(#""value":"v1""#) && tree.contains(#""value":"job""#), "\(member.name): \(tree)")
             }
-            // The TTL key expires on every member (the leader proposes the sweep).
+            // The TTL key expires on every member (the leader proposes the sweep). The 2.5 s are the point:
+            // past the 1 s TTL; after that, how soon the sweep has run is not what is checked (15 s at most,
+            // so that a key that never expires cannot hang the test).
             Thread.sleep(forTimeInterval: 2.5)
             for member in cluster.members {
-                let gone = Self.curl(member, ["http://HOST/v2/keys/app/short?quorum=true"])
+                var gone = ""
+                waitUntil(seconds: 15, interval: 0.2) {
+                    gone = Self.curl(member, ["http://HOST/v2/keys/app/short?quorum=true"])
+                    return gone.contains(#""errorCode":100"#)
+                }
                 #expect(gone.contains(#""errorCode":100"#), "\(member.name) after the TTL: \(gone)")
             }
             let index = Self.curl(m1, ["-si", "http://HOST/v2/keys/app/config?quorum=true"])

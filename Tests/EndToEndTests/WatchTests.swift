@@ -46,22 +46,34 @@ extension EndToEnd {
                     s.ctl("put", "live/a", "3")
                 }
                 // One watch at a time, each seeing the same writes (fresh keys each round would shift
-                // revisions identically on both servers anyway).
-                try s.watch(["live/", "--prefix"], events: 8, settle: 0.7, during: writes)
-                try s.watch(["live/a", "--prev-kv"], events: 4, settle: 0.7, during: writes)
-                try s.watch(["live/", "--prefix", "--prev-kv", "-w", "json"], events: 8, settle: 0.7, during: writes)
-                try s.watch(["other"], events: 1, settle: 0.7, during: writes)
+                // revisions identically on both servers anyway). Each live watch is confirmed in place by
+                // unrecorded puts of live/a (or other) before the writes, instead of a fixed wait: see
+                // `Session.confirmLiveWatches`. Both servers get the same probe puts.
+                var liveProbes = 0
+                liveProbes += try s.watch(["live/", "--prefix"], events: 8, probe: "live/a", during: writes)
+                liveProbes += try s.watch(["live/a", "--prev-kv"], events: 4, probe: "live/a", during: writes)
+                liveProbes += try s.watch(["live/", "--prefix", "--prev-kv", "-w", "json"], events: 8, probe: "live/a", during: writes)
+                try s.watch(["other"], events: 1, probe: "other", during: writes)
 
                 // Several watchers at once, one of them with a past revision: all see the same events.
                 let a = try s.background(["watch", "live/", "--prefix"])
                 let b = try s.background(["watch", "live/a"])
                 let c = try s.background(["watch", "live/", "--prefix", "--rev", "2"])
-                Thread.sleep(forTimeInterval: 0.7)
+                /// Waits until the two live watchers are in place (both printed a put of live/a); c, from a past
+                /// revision, sees every event whenever it starts.
+                let confirmed = s.confirmLiveWatches([a, b], probing: "live/a")
+                liveProbes += confirmed?.values.count ?? 0
                 writes()
-                for (name, child, events) in [("prefix", a, 8), ("key", b, 4), ("prefix from rev 2", c, 41)] {
-                    child.waitForStdout(seconds: 5) { countWatchEvents($0) >= events }
+                // 8 live/ events per round of writes, 5 rounds, the first put of live/a, and every probe put
+                // of live/a: c replays them all from revision 2.
+                let watchers = [("prefix", a, 8, confirmed?.printed[0] ?? 0), ("key", b, 4, confirmed?.printed[1] ?? 0),
+                                ("prefix from rev 2", c, 41 + liveProbes, 0)]
+                for (name, child, events, probePart) in watchers {
+                    child.waitForStdout(seconds: 10) { countWatchEvents(Session.dropping(probePart, from: $0)) >= events }
+                    /// Not a wait for readiness: a short window after the expected events, in which extra or
+                    /// duplicate events would show.
                     Thread.sleep(forTimeInterval: 0.2)
-                    s.record("concurrent watcher \(name)", child.stop().stdout)
+                    s.record("concurrent watcher \(name)", Session.dropping(probePart, from: child.stop().stdout))
                 }
                 s.ctl("get", "", "--prefix", "-w", "json")
             }

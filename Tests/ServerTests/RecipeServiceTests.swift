@@ -36,6 +36,19 @@ final class MemberFixture: Sendable {
 
 /// The server-side v3lock and v3election recipes (etcdctl's lock and elect run their own, client-side).
 @Suite struct RecipeServiceTests {
+    /// Polls the store (every 10 ms) until exactly `count` keys start with `prefix` (whose last byte is below
+    /// 0xff); false after 10 s, a deadline that only keeps a broken recipe from hanging the test.
+    static func waitForKeys(_ fixture: MemberFixture, under prefix: String, count: Int) async throws -> Bool {
+        var end = Array(prefix.utf8)
+        end[end.count - 1] += 1
+        let deadline = ContinuousClock.now + .seconds(10)
+        while try fixture.member.store.range(.init(key: Array(prefix.utf8), rangeEnd: end)).kvs.count != count {
+            if ContinuousClock.now > deadline { return false }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return true
+    }
+
     @Test func lockExcludesUntilUnlocked() async throws {
         let fixture = try await MemberFixture()
         let locks = LockService(member: fixture.member)
@@ -47,11 +60,17 @@ final class MemberFixture: Sendable {
         #expect(held.key == Data("job/\(String(first, radix: 16))".utf8))
 
         request.lease = second
-        let waiter = Task { [request] in try await locks.lock(request: request, context: fixture.context("Lock")) }
-        try await Task.sleep(for: .milliseconds(300))
+        let granted = WaitsTests.Counter()
+        let waiter = Task { [request] () async throws -> V3lockpb_LockResponse in
+            let response = try await locks.lock(request: request, context: fixture.context("Lock"))
+            granted.add()
+            return response
+        }
+        /// Waits until the waiter's key is in place beside the holder's.
+        let queued = try await Self.waitForKeys(fixture, under: "job/", count: 2)
+        #expect(queued, "the second lock request never put its key")
         // Still waiting: its key exists but is not the oldest.
-        let keys = try fixture.member.store.range(.init(key: Array("job/".utf8), rangeEnd: Array("job0".utf8)))
-        #expect(keys.kvs.count == 2)
+        #expect(granted.value == 0, "the second lock was granted while the first was held")
 
         var unlock = V3lockpb_UnlockRequest()
         unlock.key = held.key
@@ -83,7 +102,9 @@ final class MemberFixture: Sendable {
         campaign.lease = b
         campaign.value = Data("beta".utf8)
         let challenger = Task { [campaign] in try await elections.campaign(request: campaign, context: fixture.context("Campaign")) }
-        try await Task.sleep(for: .milliseconds(300))
+        /// Waits until the challenger's key is in place beside the leader's: it is campaigning.
+        let campaigning = try await Self.waitForKeys(fixture, under: "el/", count: 2)
+        #expect(campaigning, "the challenger never put its key")
         #expect(try await elections.leader(request: leaderRequest, context: fixture.context("Leader")).kv.value == Data("alpha2".utf8))
 
         var resign = V3electionpb_ResignRequest()

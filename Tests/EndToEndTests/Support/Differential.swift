@@ -17,6 +17,10 @@ final class Session: @unchecked Sendable {
     /// the worker threads the two sessions run on would not be attributed to the test).
     private(set) var failures: [(String, SourceLocation)] = []
     var flavor: Flavor { server.flavor }
+    /// Shared with the scenario's other session (nil for a lone session): see `repeatWrite`.
+    var agreement: (shared: Agreement, side: Int)?
+    /// Probe rounds so far: each round's probe values are distinct from every other round's.
+    private var probeRounds = 0
 
     init(server: ServerProcess, client: String? = nil) throws {
         self.server = server
@@ -47,6 +51,8 @@ final class Session: @unchecked Sendable {
             return try Subprocess.run(etcdctlPath, globalArguments + args, stdin: stdin,
                                       environment: childEnvironment(["ETCDCTL_API": "3"]), timeout: timeout)
         } catch {
+            // Both servers would record the same placeholder: fail loudly instead of comparing equal.
+            fail("\(flavor): cannot run \(etcdctlPath): \(error)")
             return CommandResult(stdout: "", stderr: "harness: cannot run etcdctl: \(error)", exitCode: -1, timedOut: false)
         }
     }
@@ -56,21 +62,123 @@ final class Session: @unchecked Sendable {
         try Subprocess(etcdctlPath, globalArguments + args, environment: childEnvironment(["ETCDCTL_API": "3"]), holdStdin: holdStdin)
     }
 
-    /// Runs `etcdctl watch args` in the background: waits `settle` seconds (so a live watch is in place), runs
-    /// `during`, waits until `events` events were printed (5 s at most) and a little longer (to catch extra or
-    /// duplicate events), stops it and records what it printed (the exit status of a stopped watch is not
-    /// compared).
-    func watch(_ args: [String], events: Int, settle: Double = 0, during: () -> Void = {}) throws {
+    /// Runs `etcdctl watch args` in the background, runs `during`, waits until `events` events were printed
+    /// (10 s at most) and a little longer (to catch extra or duplicate events), stops it and records what it
+    /// printed (the exit status of a stopped watch is not compared).
+    ///
+    /// A live watch (no `--rev`) sees only what is written once it is in place: give `probe`, a key the watch
+    /// covers, and the watch is first confirmed in place by puts of that key (`confirmLiveWatches`); what the
+    /// probes made it print is left out of the record. Returns the number of probe puts made (the same on
+    /// both servers), for a scenario that counts the events of `probe` elsewhere.
+    @discardableResult
+    func watch(_ args: [String], events: Int, probe: String? = nil, during: () -> Void = {}) throws -> Int {
         let child = try background(["watch"] + args)
-        if settle > 0 { Thread.sleep(forTimeInterval: settle) }
+        let confirmed = probe.flatMap { confirmLiveWatches([child], probing: $0) }
+        let skipped = confirmed?.printed[0] ?? 0
         during()
-        let complete = child.waitForStdout(seconds: 5) { countWatchEvents($0) >= events }
+        func after(_ output: String) -> String { Self.dropping(skipped, from: output) }
+        let complete = child.waitForStdout(seconds: 10) { countWatchEvents(after($0)) >= events }
+        /// Not a wait for readiness: a short window after the expected events, in which extra or duplicate
+        /// events would show.
         Thread.sleep(forTimeInterval: 0.3)
-        let result = child.stop()
+        var result = child.stop()
+        result.stdout = after(result.stdout)
         var text = Self.render(result)
         text = text.replacingOccurrences(of: #"^exit: [^\n]*\n"#, with: "", options: .regularExpression)
-        text += "\n(\(complete ? "all \(events) events arrived" : "only \(countWatchEvents(result.stdout)) of \(events) events arrived in 5 s"))"
-        record(Self.describe(["watch"] + args) + " [background, until \(events) events]", text)
+        text += "\n(\(complete ? "all \(events) events arrived" : "only \(countWatchEvents(result.stdout)) of \(events) events arrived in 10 s"))"
+        let confirmation = probe.map { ", confirmed in place by puts of \($0)" } ?? ""
+        record(Self.describe(["watch"] + args) + " [background, until \(events) events\(confirmation)]", text)
+        return confirmed?.values.count ?? 0
+    }
+
+    /// What live watches printed before the scenario's own writes: the values of the probe puts that confirmed
+    /// them in place, and for each watch the length (UTF-8 bytes) of its output up to the end of the line
+    /// that shows the last probe.
+    struct ConfirmedWatches {
+        var values: [String]
+        var printed: [Int]
+    }
+
+    /// Confirms that live watches (started in the background without --rev) are in place before the scenario
+    /// makes the writes they should see, instead of sleeping and hoping: puts `key` (a key every one of them
+    /// covers) with a fresh probe value until each watch has printed one of those puts (`repeatWrite`: a
+    /// watch that is not in place yet never sees a put), then waits until each has printed the last one.
+    /// Every probe's event ends with the line holding its value in the formats used here (simple, json), so
+    /// each watch's output up to the end of that line is the probes' part; where something else ends it (a
+    /// watch's exec-command echoing the value after etcdctl printed the event), `marker` gives that text.
+    /// Returns nil, with a check failure recorded, if a watch printed no probe.
+    func confirmLiveWatches(_ children: [Subprocess], probing key: String, marker: (String) -> String = { $0 },
+                            sourceLocation: SourceLocation = #_sourceLocation) -> ConfirmedWatches? {
+        probeRounds += 1
+        let round = probeRounds
+        func value(_ n: Int) -> String { String(format: "probe-%02d-%03d", round, n) }
+        let outcome = repeatWrite({ n in
+            _ = ctlUnrecorded(["put", key, value(n)])
+        }, until: { n in
+            children.allSatisfy { child in
+                let output = child.stdout
+                return (1...n).contains { Self.endOfLine(showing: value($0), in: output) != nil }
+            }
+        })
+        guard outcome.noticed else {
+            fail("\(flavor): a background watch printed none of \(outcome.writes) puts of \(key): it never was in place",
+                 sourceLocation: sourceLocation)
+            return nil
+        }
+        let values = (1...outcome.writes).map(value)
+        var printed: [Int] = []
+        for child in children {
+            var end: Int?
+            child.waitForStdout(seconds: 20) { output in
+                end = Self.endOfLine(showing: marker(values[values.count - 1]), in: output)
+                return end != nil
+            }
+            guard let end else {
+                fail("\(flavor): a background watch in place did not print the last probe put of \(key)", sourceLocation: sourceLocation)
+                return nil
+            }
+            printed.append(end)
+        }
+        return ConfirmedWatches(values: values, printed: printed)
+    }
+
+    /// Makes `write(n)` (n = 1, 2, ...: an unrecorded write a background client should notice, such as a put
+    /// a watch prints) once a second until `noticed(n)` holds, `attempts` times at most. A background client
+    /// may not be in place yet when the first write is made and then never notices it, so the number of writes
+    /// this takes varies from run to run and from server to server; the two sessions of a scenario then agree
+    /// on it, and the one that made fewer makes as many more, so that both servers get exactly the same writes
+    /// (and print the same revisions afterwards). Returns whether `noticed` held, and the writes made.
+    func repeatWrite(attempts: Int = 30, _ write: (Int) -> Void, until noticed: (Int) -> Bool) -> (noticed: Bool, writes: Int) {
+        var writes = 0
+        var seen = false
+        while !seen && writes < attempts {
+            writes += 1
+            write(writes)
+            let made = writes
+            seen = waitUntil(seconds: 1) { noticed(made) }
+        }
+        if let agreement {
+            let target = agreement.shared.agree(side: agreement.side, writes) ?? writes
+            while writes < target {
+                writes += 1
+                write(writes)
+            }
+        }
+        return (seen, writes)
+    }
+
+    /// The UTF-8 length of `output` up to the end of the first complete line that shows `value`, as is or in
+    /// base64 (as etcdctl's `-w json` prints values); nil if no complete line shows it.
+    static func endOfLine(showing value: String, in output: String) -> Int? {
+        let forms = [value, Data(value.utf8).base64EncodedString()]
+        guard let found = forms.compactMap({ output.range(of: $0) }).min(by: { $0.lowerBound < $1.lowerBound }),
+              let newline = output[found.upperBound...].firstIndex(of: "\n") else { return nil }
+        return output.utf8.distance(from: output.startIndex, to: newline) + 1
+    }
+
+    /// `output` without its first `count` UTF-8 bytes.
+    static func dropping(_ count: Int, from output: String) -> String {
+        String(decoding: output.utf8.dropFirst(count), as: UTF8.self)
     }
 
     /// Records an arbitrary observation; it is compared between the two servers like command output.
@@ -169,7 +277,7 @@ struct ScenarioOptions {
 func differential(
     _ options: ScenarioOptions = .init(),
     sourceLocation: SourceLocation = #_sourceLocation,
-    _ body: @Sendable (Session) throws -> Void
+    _ body: @escaping @Sendable (Session) throws -> Void
 ) throws {
     let etcd = try ServerProcess(.etcd, extraArguments: options.serverArguments, byEnvironment: options.configureByEnvironment)
     let setcd = try ServerProcess(.setcd, extraArguments: options.serverArguments, byEnvironment: options.configureByEnvironment)
@@ -181,7 +289,7 @@ func differential(
 func clientDifferential(
     _ flavor: Flavor,
     sourceLocation: SourceLocation = #_sourceLocation,
-    _ body: @Sendable (Session) throws -> Void
+    _ body: @escaping @Sendable (Session) throws -> Void
 ) throws {
     try compareRuns(try ServerProcess(flavor), try ServerProcess(flavor), clients: (nil, try Binaries.setcdctl()),
                     sourceLocation: sourceLocation, body)
@@ -191,7 +299,7 @@ func clientDifferential(
 /// `clients.1`; nil is etcdctl), and compares the normalised transcripts step by step.
 private func compareRuns(
     _ first: ServerProcess, _ second: ServerProcess, clients: (String?, String?),
-    sourceLocation: SourceLocation, _ body: @Sendable (Session) throws -> Void
+    sourceLocation: SourceLocation, _ body: @escaping @Sendable (Session) throws -> Void
 ) throws {
     defer {
         trace("stopping servers")
@@ -221,17 +329,27 @@ private func compareRuns(
     if clients.1 != nil {
         for session in sessions { session.recordsRetryLog = false }
     }
-    // concurrentPerform returns when both are done, so `body` need not escape.
+    let agreement = Agreement()
+    for (side, session) in sessions.enumerated() { session.agreement = (agreement, side) }
+    // One thread per session, so that the two really run at once whatever the number of CPUs (they meet in
+    // `Agreement`); the group wait returns when both are done.
     let box = UncheckedBox(sessions)
-    DispatchQueue.concurrentPerform(iterations: box.value.count) { index in
-        let session = box.value[index]
-        do {
-            try body(session)
-        } catch {
-            session.record("scenario aborted", "\(error)")
-            session.fail("\(session.flavor): scenario aborted: \(error)", sourceLocation: sourceLocation)
+    let done = DispatchGroup()
+    for index in sessions.indices {
+        done.enter()
+        Thread.detachNewThread {
+            let session = box.value[index]
+            do {
+                try body(session)
+            } catch {
+                session.record("scenario aborted", "\(error)")
+                session.fail("\(session.flavor): scenario aborted: \(error)", sourceLocation: sourceLocation)
+            }
+            agreement.finish(side: index)
+            done.leave()
         }
     }
+    done.wait()
 
     var transcripts: [[Entry]] = []
     for session in sessions {
@@ -281,6 +399,41 @@ func diffReport(step: Int, expected e: Entry, actual a: Entry) -> String {
     if e.label != a.label { report += "(setcd step label: \(a.label))\n" }
     report += "--- etcd:\n\(indent(el))\n+++ setcd:\n\(indent(al))"
     return report
+}
+
+/// Lets the two sessions of a scenario agree on a count at the same point of the scenario (how many writes it
+/// took until a background client noticed one, see `Session.repeatWrite`), so that both servers get the same
+/// writes.
+final class Agreement: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var posted: [[Int]] = [[], []]
+    private var finished = [false, false]
+
+    /// Posts `value` as `side`'s next count and returns the larger of it and the other side's count at the
+    /// same point; nil if the other side never gets there (its scenario ended or aborted first, or it has not
+    /// arrived after `timeout` seconds).
+    func agree(side: Int, _ value: Int, timeout: Double = 120) -> Int? {
+        condition.lock()
+        defer { condition.unlock() }
+        let round = posted[side].count
+        posted[side].append(value)
+        condition.broadcast()
+        let other = 1 - side
+        let deadline = Date().addingTimeInterval(timeout)
+        while posted[other].count <= round {
+            if finished[other] { return nil }
+            if !condition.wait(until: deadline) && posted[other].count <= round { return nil }
+        }
+        return max(value, posted[other][round])
+    }
+
+    /// `side`'s scenario is over: the other side no longer waits for it.
+    func finish(side: Int) {
+        condition.lock()
+        finished[side] = true
+        condition.broadcast()
+        condition.unlock()
+    }
 }
 
 /// Hands a non-Sendable value to another thread when we know only that thread uses it meanwhile.

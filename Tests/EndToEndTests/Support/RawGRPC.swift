@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 
 /// Raw gRPC calls with bytes no client library would send (malformed protobuf, bad frames), made with curl
 /// over HTTP/2 with prior knowledge. Returns the call's outcome as text: the grpc-status and grpc-message
@@ -11,9 +12,23 @@ enum RawGRPC {
         call(address: server.clientAddress, scratch: server.root, method: method, frame: frame)
     }
 
+    /// `call` in a differential scenario: a missing or unrunnable curl fails the test (through the session)
+    /// instead of recording, for both servers, the same placeholder as if it were an answer.
+    static func call(_ s: Session, method: String, frame: [UInt8]) -> String {
+        let answer = call(s.server, method: method, frame: frame)
+        if answer == notInstalled || answer.hasPrefix(cannotRun) {
+            s.fail("\(s.flavor): \(answer) (tools/install-deps.sh --test installs curl)")
+        }
+        return answer
+    }
+
+    /// What `call` answers when curl is missing, or (as a prefix) when it cannot be run.
+    static let notInstalled = "curl not installed"
+    static let cannotRun = "cannot run curl: "
+
     /// `call` to the server at `address` (host:port), with a scratch file in the directory `scratch`.
     static func call(address: String, scratch: String, method: String, frame: [UInt8]) -> String {
-        guard let curl else { return "curl not installed" }
+        guard let curl else { return notInstalled }
         let file = scratch + "/raw-\(UUID().uuidString.prefix(8)).bin"
         _ = FileManager.default.createFile(atPath: file, contents: Data(frame))
         defer { try? FileManager.default.removeItem(atPath: file) }
@@ -26,7 +41,7 @@ enum RawGRPC {
                 "http://\(address)/\(method)",
             ], timeout: 15)
         } catch {
-            return "cannot run curl: \(error)"
+            return cannotRun + "\(error)"
         }
         var lines: [String] = []
         let stderrLines = result.stderr.components(separatedBy: .newlines)
