@@ -354,19 +354,22 @@ enum AutoCompaction {
     /// Keep history for this long.
     case period(Duration)
 
+    /// The policy `--auto-compaction-mode` and `--auto-compaction-retention` ask for, read as etcd reads
+    /// them (a whole number is revisions, or hours in periodic mode; else a Go duration); nil when
+    /// compaction is off. `ServerConfig.validate` has refused what etcd refuses.
     init?(mode: String, retention: String) {
-        if mode == "revision" {
-            guard let keep = Int64(retention), keep > 0 else { return nil }
-            self = .revisions(keep)
+        if let count = Int64(retention) {
+            guard count > 0 else { return nil }
+            if mode == "revision" {
+                self = .revisions(count)
+            } else {
+                let (seconds, overflow) = count.multipliedReportingOverflow(by: 3600)
+                self = .period(.seconds(overflow ? Int64.max : seconds))
+            }
             return
         }
-        if let hours = Double(retention) {
-            guard hours > 0 else { return nil }
-            self = .period(.milliseconds(Int64(hours * 3_600_000)))
-            return
-        }
-        guard let duration = parseGoDuration(retention), duration > .zero else { return nil }
-        self = .period(duration)
+        guard mode != "revision", let nanoseconds = try? GoDurationParser.nanoseconds(retention), nanoseconds > 0 else { return nil }
+        self = .period(.nanoseconds(nanoseconds))
     }
 
     var checkInterval: Duration {
@@ -378,19 +381,3 @@ enum AutoCompaction {
     }
 }
 
-/// Parses a Go duration string such as `1h30m`, `90s` or `500ms`.
-public func parseGoDuration(_ text: String) -> Duration? {
-    let units: [(String, Double)] = [("ns", 1e-9), ("us", 1e-6), ("µs", 1e-6), ("ms", 1e-3), ("s", 1), ("m", 60), ("h", 3600)]
-    var rest = Substring(text)
-    var seconds = 0.0
-    guard !rest.isEmpty else { return nil }
-    while !rest.isEmpty {
-        let number = rest.prefix { $0.isNumber || $0 == "." }
-        guard let value = Double(number) else { return nil }
-        rest = rest.dropFirst(number.count)
-        guard let unit = units.first(where: { rest.hasPrefix($0.0) && !(($0.0 == "m") && rest.hasPrefix("ms")) }) else { return nil }
-        rest = rest.dropFirst(unit.0.count)
-        seconds += value * unit.1
-    }
-    return .milliseconds(Int64(seconds * 1000))
-}
