@@ -74,8 +74,10 @@ package final class PeerInbox: Sendable {
             throw .implausible("a connection from member \(String(helloFrom, radix: 16))")
         }
         if m.to != target.localID { throw .implausible("\(m.type) for member \(String(m.to, radix: 16))") }
-        if m.from == 0 || m.from == target.localID { throw .implausible("\(m.type) from member \(String(m.from, radix: 16))") }
+        // A forwarded message may name this member as originator (a transfer to it, forwarded back by
+        // a leader that has just lost leadership); others come from the connection's member.
         let forwarded = m.type == .prop || m.type == .readIndex || m.type == .transferLeader
+        if m.from == 0 || (!forwarded && m.from == target.localID) { throw .implausible("\(m.type) from member \(String(m.from, radix: 16))") }
         if !forwarded && m.from != helloFrom {
             throw .implausible("\(m.type) from \(String(m.from, radix: 16)) on \(String(helloFrom, radix: 16))'s connection")
         }
@@ -84,9 +86,16 @@ package final class PeerInbox: Sendable {
     private func receiveSnapshotPayload(_ payload: [UInt8], from: UInt64, connection: UInt64, target: Target) throws(RaftWireError) {
         let sender = String(from, radix: 16)
         abandonIdleStreams(except: from)
-        let frame = try SnapshotFrame.decode(payload)
-        if case .begin(_, let message, _) = frame {
-            try Self.checkIdentity(of: message, helloFrom: from, channel: .snapshots, target: target)
+        let frame: SnapshotFrame
+        do {
+            frame = try SnapshotFrame.decode(payload)
+            if case .begin(_, let message, _) = frame {
+                try Self.checkIdentity(of: message, helloFrom: from, channel: .snapshots, target: target)
+            }
+        } catch {
+            // The connection closes: its stream in progress, if any, is abandoned with it.
+            discard(from)
+            throw error
         }
         do {
             switch frame {

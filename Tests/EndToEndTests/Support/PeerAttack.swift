@@ -42,8 +42,8 @@ extension ClusterProcess {
                 ("append whose entries skip an index", Message(type: .app, to: target, from: sender, term: term, logTerm: term, index: 1,
                                                               entries: [Raft.Entry(term: term, index: 5)]), .messages),
                 ("snapshot on the messages stream", Message(type: .snap, to: target, from: sender, term: term, snapshot: snapshot), .messages),
-                ("timeoutNow from a member that does not lead", Message(type: .timeoutNow, to: target, from: sender, term: term + 1), .messages),
-                ("readIndexResp from the future", Message(type: .readIndexResp, to: target, from: sender, term: term + 5, index: 1), .messages),
+                ("timeoutNow naming a stranger", Message(type: .timeoutNow, to: target, from: 0xdead_beef, term: term), .messages),
+                ("readIndexResp naming a stranger", Message(type: .readIndexResp, to: target, from: 0xdead_beef, term: term, index: 1), .messages),
                 ("append on the snapshots stream", Message(type: .app, to: target, from: sender, term: term), .snapshots),
             ]
             for (what, message, channel) in messages {
