@@ -405,6 +405,7 @@ func diffReport(step: Int, expected e: Entry, actual a: Entry) -> String {
 /// took until a background client noticed one, see `Session.repeatWrite`), so that both servers get the same
 /// writes.
 final class Agreement: @unchecked Sendable {
+    // @unchecked Sendable: `posted` and `finished` are only read or written with `condition` locked.
     private let condition = NSCondition()
     private var posted: [[Int]] = [[], []]
     private var finished = [false, false]
