@@ -152,8 +152,7 @@ struct Reader {
         let filtered = request.minModRevision != 0 || request.maxModRevision != 0
             || request.minCreateRevision != 0 || request.maxCreateRevision != 0
         if request.sortOrder != .none || filtered { limit = 0 }
-        limit = limit > 0 ? limit &+ 1 : 0
-        if limit < 0 { limit = 0 }
+        limit = (1..<Int64.max).contains(limit) ? limit + 1 : 0
 
         var count: Int64 = 0
         var kvs: [KeyValue] = []

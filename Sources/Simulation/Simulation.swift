@@ -337,12 +337,12 @@ public final class Simulation: @unchecked Sendable {
         pendingSends.removeAll(keepingCapacity: true)
     }
 
-    /// Called by a member's links during its turn.
     /// A member refused a peer message from member `id` as implausible.
     func peerMessageRefused(from id: UInt64) {
         if !removalSubjects.contains(id) { report.refusedPeerMessages += 1 }
     }
 
+    /// Called by a member's links during its turn.
     func outbox(from: Int, to peer: UInt64, channel: PeerChannel, payload: [UInt8]) {
         pendingSends.append((from, Int(peer), channel, payload))
     }

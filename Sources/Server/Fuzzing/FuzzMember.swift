@@ -106,12 +106,10 @@ final class FuzzMember: @unchecked Sendable {
     }
 
     /// Hands a peer's payload to the member as the transport would, from peer `sender` on `channel`,
-    /// then lets the member act on it; returns whether the inbox kept the connection.
-    @discardableResult
-    func deliver(_ payload: [UInt8], from sender: UInt64, channel: PeerChannel) -> Bool {
-        let kept = core.inbox.receive(from: sender, connection: sender, channel: channel, payload: payload)
+    /// then lets the member act on it.
+    func deliver(_ payload: [UInt8], from sender: UInt64, channel: PeerChannel) {
+        _ = core.inbox.receive(from: sender, connection: sender, channel: channel, payload: payload)
         turn()
-        return kept
     }
 }
 

@@ -130,16 +130,14 @@ struct Gateway: Sendable {
         guard case .createRequest(let create)? = request.requestUnion else {
             return Self.failure(RPCError(code: .invalidArgument, message: "etcdserver: no create_request in the watch request"))
         }
-        let watch = WatchService.watch(for: create)
-        if let watch {
+        let stream = member.store.openWatchStream()
+        if let watch = WatchService.watch(for: create) {
             do {
                 try member.authorize { state, user in state.permits(user, write: false, key: watch.key, rangeEnd: watch.rangeEnd) }
             } catch {
+                stream.close()
                 return Self.failure(EtcdError.map(error))
             }
-        }
-        let stream = member.store.openWatchStream()
-        if let watch {
             _ = try? stream.create(watch)
         } else {
             stream.reject(reason: "mvcc: watcher range is empty")

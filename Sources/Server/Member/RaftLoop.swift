@@ -8,7 +8,7 @@ import WAL
 
 /// What other threads hand the raft thread.
 package enum RaftInput: Sendable {
-    /// A message from a peer, from the inbound connection numbered `connection` (0: none).
+    /// A message from a peer, from the inbound connection numbered `connection` (for `PeerLinks.closeInbound`).
     case message(Message, connection: UInt64)
     /// A snapshot from the leader whose store file is already on disk at `file`.
     case snapshot(Message, file: String, connection: UInt64)

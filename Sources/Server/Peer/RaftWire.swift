@@ -199,9 +199,7 @@ extension RaftWire {
         }
         // Only proposals and ReadIndex requests travel without a term (forwarded by a follower).
         if m.term == 0 && m.type != .prop && m.type != .readIndex { throw refuse("without a term") }
-        for value in [m.term, m.logTerm, m.index, m.commit, m.rejectHint] where value >= limit {
-            throw refuse("with a term or index past 2^62")
-        }
+        if max(m.term, m.logTerm, m.index, m.commit, m.rejectHint) >= limit { throw refuse("with a term or index past 2^62") }
         if m.context.count > 64 { throw refuse("with a \(m.context.count)-byte context") }
         switch m.type {
         case .prop:
